@@ -1,0 +1,5 @@
+import sys
+
+from divekit.cli import main
+
+sys.exit(main())

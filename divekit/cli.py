@@ -1,0 +1,77 @@
+"""The ``divekit`` command line: parses arguments and calls the library.
+
+Each sub-command lives in a small ``cli`` module next to the code it drives; that module must
+not import torch at top level, so ``divekit --help`` stays fast. A module provides
+``add_arguments(parser)`` and ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module providing add_arguments/run, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("divekit.train.cli", "train a model and write a run directory"),
+    "eval": ("divekit.train.cli_eval", "evaluate a finished run on its test set"),
+    "predict": ("divekit.train.cli_predict", "write predictions of a run, in the original test order"),
+    "models": ("divekit.models.cli", "list the models that can be built by name"),
+    "datasets": ("divekit.data.cli", "list the known datasets and where they were found"),
+    "scratch": ("divekit.scratch.cli", "from-scratch lessons, each checked against torch"),
+    "optim": ("divekit.optim.cli", "optimization lab: GD, SGD, Newton, momentum, Adam … with plots"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="divekit",
+        description="divekit: a hands-on deep learning toolkit for PyTorch.",
+        epilog="Run 'divekit COMMAND --help' for the options of one command.",
+    )
+    parser.add_argument("--version", action="version", version=f"divekit {_version()}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:
+            if e.name != module_name:
+                raise
+            continue  # a command whose module is not there yet is simply not offered
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def _version() -> str:
+    from divekit import __version__
+
+    return __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``divekit`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 0
+    from divekit.errors import DivekitError
+
+    try:
+        return int(args._run(args) or 0)
+    except DivekitError as e:
+        if args.debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

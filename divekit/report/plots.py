@@ -1,0 +1,39 @@
+"""Small matplotlib helpers that never need a display."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+
+def pyplot():
+    """Import ``matplotlib.pyplot`` with a non-interactive backend unless one was chosen."""
+    import matplotlib
+
+    if "MPLBACKEND" not in os.environ and not _in_notebook():
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython  # type: ignore
+
+        shell = get_ipython()
+        return shell is not None and "ZMQ" in type(shell).__name__
+    except Exception:
+        return False
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
+    """Save a figure atomically as PNG and close it."""
+    from divekit.runs import atomic_write
+
+    plt = pyplot()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return atomic_write(path, lambda f: f.write(buf.getvalue()))
