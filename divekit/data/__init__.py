@@ -1,0 +1,28 @@
+"""Datasets: IDX reader, registry with verified downloads, tensor-resident loaders, splits.
+
+Heavy imports (torch) happen on first use of the names below.
+"""
+
+from __future__ import annotations
+
+_LAZY = {
+    "load_dataset": "divekit.data.images",
+    "ImageDataset": "divekit.data.images",
+    "TensorLoader": "divekit.data.loader",
+    "DataLoaderAdapter": "divekit.data.loader",
+    "Augment": "divekit.data.loader",
+    "train_valid_split": "divekit.data.split",
+    "read_idx": "divekit.data.idx",
+    "write_idx": "divekit.data.idx",
+    "DATASETS": "divekit.data.registry",
+    "locate": "divekit.data.registry",
+}
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'divekit.data' has no attribute {name!r}")

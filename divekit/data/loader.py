@@ -1,0 +1,150 @@
+"""Tensor-resident batch loaders.
+
+The whole split lives in one uint8 tensor. Each epoch draws a seeded permutation; a batch is an index
+slice, converted to float, normalised and (optionally) augmented on the compute device. No per-sample
+Python, no worker processes. Given the seed and the epoch number the batches are always the same, which
+is what makes runs reproducible and resumable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Per-batch augmentation: random crop after zero padding of ``crop_pad`` pixels, horizontal flip."""
+
+    crop_pad: int = 0
+    hflip: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.crop_pad > 0 or self.hflip
+
+
+def random_crop(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
+    """Shift each image of ``x [B, C, H, W]`` by its own random offset in ``[-pad, pad]``, zero-filling."""
+    b, _, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+    dy, dx = torch.randint(0, 2 * pad + 1, (2, b, 1), generator=gen).to(x.device)
+    rows = (dy + torch.arange(h, device=x.device))[:, :, None]       # B, H, 1
+    cols = (dx + torch.arange(w, device=x.device))[:, None, :]       # B, 1, W
+    batch = torch.arange(b, device=x.device)[:, None, None]
+    return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
+
+
+def hflip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Mirror a random half of the images left-right."""
+    mask = (torch.rand(x.shape[0], generator=gen) < 0.5).to(x.device)
+    return torch.where(mask[:, None, None, None], x.flip(3), x)
+
+
+class TensorLoader:
+    """Batches of ``(x float [B, C, H, W], y int64 [B])`` from in-memory tensors.
+
+    Args:
+        images: ``uint8 [N, C, H, W]`` (or float, used as is before normalisation).
+        labels: ``int64 [N]``.
+        batch_size: examples per batch.
+        shuffle: draw a new seeded permutation each epoch (training) or keep the stored order.
+        seed: base seed; epoch ``e`` uses ``seed * 1_000_003 + e`` so any epoch can be replayed alone.
+        mean, std: normalisation in [0, 1] pixel units: ``x = (pixel / 255 - mean) / std``.
+        augment: optional per-batch augmentation (training only).
+        device: where batches are produced; the data is moved there once.
+        drop_last: skip a final incomplete batch.
+        channels_last: return batches in channels-last memory format (faster convolutions on CPU).
+        resize: optional ``(H, W)`` to which each batch is resized (bilinear), for models built for
+            larger images.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, shuffle: bool = False,
+                 seed: int = 0, mean: float = 0.0, std: float = 1.0, augment: Augment | None = None,
+                 device: str | torch.device = "cpu", drop_last: bool = False, channels_last: bool = False,
+                 resize: tuple[int, int] | None = None) -> None:
+        if len(images) != len(labels):
+            raise ValueError(f"images ({len(images)}) and labels ({len(labels)}) differ in length")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
+        self.device = torch.device(device)
+        self.images = images.to(self.device)
+        self.labels = labels.to(self.device)
+        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
+        self.scale = 1.0 / (255.0 * std) if images.dtype == torch.uint8 else 1.0 / std
+        self.shift = mean / std
+        self.augment = augment if augment is not None and augment.active else None
+        self.drop_last, self.channels_last, self.resize = drop_last, channels_last, resize
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        n = len(self.labels)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    @property
+    def num_examples(self) -> int:
+        return len(self.labels)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose permutation and augmentation the next iteration replays."""
+        self.epoch = epoch
+
+    def order(self, epoch: int | None = None) -> torch.Tensor:
+        """The example order of ``epoch`` (a permutation when shuffling, else ``arange``)."""
+        n = len(self.labels)
+        if not self.shuffle:
+            return torch.arange(n)
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + (self.epoch if epoch is None else epoch))
+        return torch.randperm(n, generator=gen)
+
+    def convert(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 pixels -> normalised float batch (on the loader's device)."""
+        x = x.to(torch.float32).mul_(self.scale).sub_(self.shift)
+        if self.resize is not None and tuple(x.shape[-2:]) != tuple(self.resize):
+            x = torch.nn.functional.interpolate(x, size=self.resize, mode="bilinear", align_corners=False)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = self.order().to(self.device)
+        aug_gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch + 7_777_777)
+        stop = len(self) * self.batch_size
+        for start in range(0, min(stop, len(order)), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            x = self.images.index_select(0, idx)
+            if self.augment is not None:
+                if self.augment.crop_pad:
+                    x = random_crop(x, self.augment.crop_pad, aug_gen)
+                if self.augment.hflip:
+                    x = hflip(x, aug_gen)
+            yield self.convert(x), self.labels.index_select(0, idx)
+
+
+class DataLoaderAdapter:
+    """Wrap any iterable of ``(x, y)`` batches (e.g. a ``torch.utils.data.DataLoader`` over data too large
+    for memory) so it yields the same normalised, device-placed batches as ``TensorLoader``."""
+
+    def __init__(self, loader: Iterable, mean: float = 0.0, std: float = 1.0,
+                 device: str | torch.device = "cpu", channels_last: bool = False) -> None:
+        self.loader, self.device, self.channels_last = loader, torch.device(device), channels_last
+        self.mean, self.std = mean, std
+
+    def __len__(self) -> int:
+        return len(self.loader)  # type: ignore[arg-type]
+
+    def set_epoch(self, epoch: int) -> None:
+        sampler = getattr(self.loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for x, y in self.loader:
+            x = x.to(self.device, non_blocking=True)
+            x = x.float().div_(255) if x.dtype == torch.uint8 else x.float()
+            x = (x - self.mean) / self.std
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            yield x, y.to(self.device, non_blocking=True)
