@@ -1,0 +1,59 @@
+"""``divekit predict RUN --out predictions.csv``: predictions in the original test order."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="run directory (or its name under --runs-dir)")
+    p.add_argument("--runs-dir", default="runs")
+    p.add_argument("--out", default=None, help="CSV file to write (default: RUN/predictions.csv)")
+    p.add_argument("--data-dir", help="override where the dataset is looked for")
+    p.add_argument("--device", default="auto")
+
+
+def predict(model, loader, device, dtype, tta_flip: bool):
+    """Class probabilities for every example of ``loader``, which must keep the stored order."""
+    import torch
+
+    from divekit.train.device import autocast
+
+    if getattr(loader, "shuffle", False):
+        raise ValueError("predictions need the stored order: got a shuffling loader")
+    probs = []
+    model.eval()
+    with torch.inference_mode():
+        for x, _ in loader:
+            with autocast(device, dtype):
+                p = model(x).float().softmax(1)
+                if tta_flip:
+                    p = (p + model(x.flip(3)).float().softmax(1)) / 2
+            probs.append(p.float().cpu())
+    return torch.cat(probs)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from divekit.data.images import load_dataset
+    from divekit.runs import resolve_run_dir, write_text
+    from divekit.train.device import resolve_precision
+    from divekit.train.run import eval_loader, load_run
+
+    run_dir = resolve_run_dir(args.run, args.runs_dir)
+    model, config, meta, channels_last = load_run(run_dir, args.device)
+    device = next(model.parameters()).device
+    test_set = load_dataset(config.data, "test", args.data_dir or config.data_dir)
+    loader = eval_loader(test_set, config, device, channels_last)
+    probs = predict(model, loader, device, resolve_precision(config.precision, device), config.tta_flip)
+    conf, pred = probs.max(1)
+    classes = meta.get("classes") or [str(i) for i in range(probs.shape[1])]
+    lines = ["index,label,class,probability,true_label"]
+    for i, (p, c, t) in enumerate(zip(pred.tolist(), conf.tolist(), test_set.labels.tolist(), strict=True)):
+        lines.append(f"{i},{p},{classes[p]},{c:.6f},{t}")
+    out = Path(args.out) if args.out else run_dir / "predictions.csv"
+    write_text(out, "\n".join(lines) + "\n")
+    acc = (pred == test_set.labels).float().mean().item()
+    print(f"wrote {len(pred)} predictions to {out} (accuracy {acc:.4f})")
+    return 0

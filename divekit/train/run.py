@@ -1,0 +1,132 @@
+"""A whole training run for image classification: data → model → fit → run directory.
+
+This is what ``divekit train`` calls; ``eval`` and ``predict`` read the run directory back.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from divekit.data.images import ImageDataset, load_dataset
+from divekit.data.loader import Augment, TensorLoader
+from divekit.data.split import train_valid_split
+from divekit.models.registry import build_model
+from divekit.runs import default_run_name, new_run_dir, write_json
+from divekit.train.config import TrainConfig
+from divekit.train.device import resolve_device, set_threads
+from divekit.train.fit import State, fit
+from divekit.train.rundir import load_weights, plot_curves, read_config, save_weights, write_config, write_metrics
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class Data:
+    train: TensorLoader
+    valid: TensorLoader | None
+    test: TensorLoader
+    train_set: ImageDataset
+    test_set: ImageDataset
+
+
+def image_shape(config: TrainConfig, dataset: ImageDataset) -> tuple[int, int, int]:
+    c, h, w = dataset.shape
+    return (c, config.resize, config.resize) if config.resize else (c, h, w)
+
+
+def eval_loader(ds: ImageDataset, config: TrainConfig, device: torch.device, channels_last: bool) -> TensorLoader:
+    """Batches of ``ds`` in its stored order (never shuffled), as evaluation and prediction need."""
+    resize = (config.resize, config.resize) if config.resize else None
+    return TensorLoader(ds.images, ds.labels, config.eval_batch_size, shuffle=False, mean=ds.mean, std=ds.std,
+                        device=device, channels_last=channels_last, resize=resize)
+
+
+def build_data(config: TrainConfig, train_set: ImageDataset, test_set: ImageDataset, device: torch.device,
+               channels_last: bool) -> Data:
+    """Carve out a validation split if asked, and make the loaders."""
+    valid = None
+    if config.valid_fraction:
+        train_idx, valid_idx = train_valid_split(train_set.labels, config.valid_fraction, config.seed)
+        valid_set = train_set.subset(valid_idx, "valid")
+        train_set = train_set.subset(train_idx)
+        valid = eval_loader(valid_set, config, device, channels_last)
+    resize = (config.resize, config.resize) if config.resize else None
+    train = TensorLoader(train_set.images, train_set.labels, config.batch_size, shuffle=True, seed=config.seed,
+                         mean=train_set.mean, std=train_set.std, device=device, channels_last=channels_last,
+                         augment=Augment(config.augment_crop, config.augment_flip), resize=resize)
+    return Data(train, valid, eval_loader(test_set, config, device, channels_last), train_set, test_set)
+
+
+def has_conv(model: torch.nn.Module) -> bool:
+    return any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+
+
+def prepare_model(config: TrainConfig, in_shape: tuple[int, ...], num_classes: int,
+                  device: torch.device) -> tuple[torch.nn.Module, bool]:
+    """Build the model, move it to ``device``; channels-last for conv nets when enabled."""
+    model = build_model(config.model, in_shape, num_classes, **config.model_options).to(device)
+    channels_last = config.channels_last and has_conv(model)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model, channels_last
+
+
+class RunWriter:
+    """Callback keeping ``metrics.csv`` current after every epoch (atomically rewritten)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    def on_epoch_end(self, state: State) -> None:
+        write_metrics(self.run_dir, state.history)
+
+
+def train_run(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None = None,
+              callbacks: list[Any] | None = None) -> tuple[Path, State]:
+    """Run ``config`` end to end and write the run directory. Returns ``(run_dir, final state)``."""
+    config.validate()
+    t0 = time.perf_counter()
+    threads = set_threads(config.threads)
+    seed_everything(config.seed)
+    device = resolve_device(config.device)
+    train_set = load_dataset(config.data, "train", config.data_dir)
+    test_set = load_dataset(config.data, "test", config.data_dir)
+    in_shape = image_shape(config, train_set)
+    model, channels_last = prepare_model(config, in_shape, train_set.num_classes, device)
+    data = build_data(config, train_set, test_set, device, channels_last)
+    run_dir = new_run_dir(runs_dir, name or default_run_name(f"{config.model}-{data.train_set.name}"))
+    meta = {"in_shape": list(in_shape), "num_classes": train_set.num_classes, "classes": list(train_set.classes),
+            "dataset": data.train_set.name, "data_source": data.train_set.source,
+            "train_examples": len(data.train_set), "test_examples": len(data.test_set),
+            "parameters": sum(p.numel() for p in model.parameters()), "device": str(device), "threads": threads}
+    write_config(run_dir, config, meta)
+    state = fit(model, data.train, config, data.valid, data.test, [RunWriter(run_dir), *(callbacks or [])])
+    save_weights(model, run_dir / "model.safetensors")
+    plot_curves(run_dir, state.history, config.model)
+    final = state.history[-1] if state.history else {}
+    write_json(run_dir / "summary.json", {
+        "final": final, "train_seconds": round(state.seconds, 3),
+        "total_seconds": round(time.perf_counter() - t0, 3),
+        "examples_per_second": round(len(data.train_set) * len(state.history) / max(state.seconds, 1e-9), 1)})
+    return run_dir, state
+
+
+def load_run(run_dir: Path, device: str = "auto") -> tuple[torch.nn.Module, TrainConfig, dict, bool]:
+    """Rebuild a finished run's model with its saved weights, in eval mode."""
+    config, meta = read_config(run_dir)
+    dev = resolve_device(device)
+    model, channels_last = prepare_model(config, tuple(meta["in_shape"]), meta["num_classes"], dev)
+    load_weights(model, run_dir / "model.safetensors")
+    return model.eval(), config, meta, channels_last

@@ -1,0 +1,106 @@
+"""Read and write the run-directory contract: config.json, metrics.csv, model.safetensors, curves.png."""
+
+from __future__ import annotations
+
+import csv
+import io
+import platform
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from divekit.errors import CheckpointError
+from divekit.runs import atomic_write, read_json, write_json
+from divekit.train.config import TrainConfig
+
+
+def environment() -> dict[str, Any]:
+    """Versions and hardware recorded with each run."""
+    import numpy
+
+    from divekit import __version__
+
+    return {"divekit": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
+            "python": platform.python_version(), "platform": platform.platform(),
+            "threads": torch.get_num_threads(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def write_config(run_dir: Path, config: TrainConfig, meta: dict[str, Any]) -> None:
+    """``config.json``: the full TrainConfig plus what was resolved at run time (shapes, classes, versions)."""
+    write_json(run_dir / "config.json", {"config": config.to_dict(), "meta": meta, "environment": environment()})
+
+
+def read_config(run_dir: Path) -> tuple[TrainConfig, dict[str, Any]]:
+    raw = read_json(run_dir / "config.json")
+    if not isinstance(raw, dict) or not isinstance(raw.get("config"), dict):
+        raise CheckpointError(f"{run_dir / 'config.json'}: expected an object with a 'config' entry")
+    return TrainConfig.from_dict(raw["config"], str(run_dir / "config.json")), raw.get("meta", {})
+
+
+def write_metrics(run_dir: Path, history: list[dict[str, Any]]) -> None:
+    """``metrics.csv``, one row per epoch, floats written exactly (repr) so identical runs compare equal."""
+    if not history:
+        return
+    keys = list(dict.fromkeys(k for row in history for k in row))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write(run_dir / "metrics.csv", lambda f: f.write(buf.getvalue()), mode="w")
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, float]]:
+    with open(run_dir / "metrics.csv", encoding="utf-8") as f:
+        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+
+
+def save_weights(model: torch.nn.Module, path: Path) -> None:
+    """Save the state dict as safetensors, atomically."""
+    from safetensors.torch import save
+
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    data = save(tensors)
+    atomic_write(path, lambda f: f.write(data))
+
+
+def load_weights(model: torch.nn.Module, path: Path) -> torch.nn.Module:
+    """Load safetensors weights into ``model`` (no pickle involved, so nothing can execute)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise CheckpointError(f"{path}: weights file not found")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: not a valid safetensors file ({e})") from None
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise CheckpointError(f"{path}: weights do not fit the model: {str(e).splitlines()[0]}") from None
+    return model
+
+
+def plot_curves(run_dir: Path, history: list[dict[str, Any]], title: str = "") -> Path | None:
+    """``curves.png``: loss and accuracy per epoch, train against valid/test."""
+    if not history:
+        return None
+    from divekit.report.plots import pyplot, save_figure
+
+    plt = pyplot()
+    epochs = [r["epoch"] for r in history]
+    metrics = [m for m in ("loss", "acc") if any(f"train_{m}" in r for r in history)]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        for split, style in (("train", "-o"), ("valid", "-s"), ("test", "--^")):
+            key = f"{split}_{metric}"
+            if any(key in r for r in history):
+                ax.plot(epochs, [r.get(key, float("nan")) for r in history], style, label=split, markersize=4)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel({"loss": "loss", "acc": "accuracy"}[metric])
+        ax.set_title(f"{title} {metric}".strip())
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return save_figure(fig, run_dir / "curves.png")
