@@ -77,9 +77,10 @@ def config_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from divekit.train.progress import Progress
-    from divekit.train.run import train_run
+    from divekit.train.tasks import kind_of, trainer_for
 
     config = config_from_args(args)
+    train_run = trainer_for(kind_of(config.data))
     run_dir, state = train_run(config, args.runs_dir, args.name, callbacks=[Progress()])
     final = state.history[-1]
     acc = final.get("test_acc")

@@ -34,6 +34,16 @@ def predict(model, loader, device, dtype, tta_flip: bool):
 
 
 def run(args: argparse.Namespace) -> int:
+    from divekit.runs import resolve_run_dir
+    from divekit.train.rundir import read_config
+    from divekit.train.tasks import kind_of, predictor_for
+
+    config, _ = read_config(resolve_run_dir(args.run, args.runs_dir))
+    return predictor_for(kind_of(config.data))(args)
+
+
+def predict_images(args: argparse.Namespace) -> int:
+    """Image classification: one row per test image, in the dataset's stored order."""
     from pathlib import Path
 
     from divekit.data.images import load_dataset

@@ -14,6 +14,7 @@ class TrainConfig:
 
     data: str = "fashion-mnist"
     data_dir: str | None = None
+    data_options: dict[str, Any] = field(default_factory=dict)  # e.g. max_len/min_freq (text), target (tabular)
     model: str = "fastcnn"
     model_options: dict[str, Any] = field(default_factory=dict)
     epochs: int = 2

@@ -136,6 +136,7 @@ def fit(model: torch.nn.Module, train_loader: Any, config: TrainConfig | None = 
     step_hooks = [cb for cb in callbacks if hasattr(cb, "on_step_end")]
     check_finite_each_step = device.type == "cpu"  # free on the CPU; a sync per step on a GPU
     task = config.task
+    state.extra["loaders"] = {"train": train_loader, "valid": valid_loader, "test": test_loader}
     _call(callbacks, "on_train_start", state)
     t_start = time.perf_counter() - state.seconds
     while state.epoch < config.epochs and not state.stop:
