@@ -15,7 +15,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--data-dir", help="folder searched first for datasets (then $DIVEKIT_DATA, the user cache, "
                                       "/usr/share/datasets, then download)")
     g.add_argument("--valid-fraction", type=float, help="hold out this share of training data for validation")
-    g.add_argument("--resize", type=int, help="resize each batch to SIZE×SIZE pixels (for models built for larger images)")
+    g.add_argument("--resize", type=int, metavar="SIZE",
+                   help="resize each batch to SIZE×SIZE pixels (for models built for larger images)")
     g.add_argument("--augment-crop", type=int, metavar="PAD", help="random crop after PAD pixels of zero padding")
     g.add_argument("--flip", dest="augment_flip", action=BOOL, default=None,
                    help="random horizontal flips (default: on for Fashion-MNIST in the fast recipe)")
