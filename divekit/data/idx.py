@@ -10,6 +10,7 @@ it allocate gigabytes.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -68,7 +69,7 @@ def read_idx(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> np.
                 raise DataError(f"{path}: IDX header declares {ndim} dimensions, expected 1 to {MAX_DIMS}")
             dims = struct.unpack(f">{ndim}I", _read_exact(f, 4 * ndim, path, "dimensions"))
             dtype = IDX_DTYPES[code]
-            size = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+            size = math.prod(dims) * dtype.itemsize  # Python ints: no overflow on hostile headers
             if size > max_bytes:
                 raise DataError(f"{path}: IDX header declares {size} bytes of data (shape {dims}), "
                                 f"more than the limit of {max_bytes}")

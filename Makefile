@@ -1,0 +1,41 @@
+# Two commands to know: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# Real datasets next to the repository (as on the development machines), unless DIVEKIT_DATA is set.
+SHARED := $(abspath ../shared/datasets)
+export DIVEKIT_DATA ?= $(if $(wildcard $(SHARED)/fashion-mnist),$(SHARED),)
+export MPLBACKEND ?= Agg
+
+.PHONY: demo test test-slow lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# The main job: the default recipe on full Fashion-MNIST when it is found (or downloadable), else the bundled sample.
+demo: $(BIN)/.installed
+	@if $(BIN)/python -c "import sys; from divekit.data.registry import find_local; sys.exit(find_local('fashion-mnist') is None)"; then \
+		$(BIN)/divekit train --name demo; \
+	else \
+		echo "full Fashion-MNIST not found locally: training on the bundled sample (get the full set with 'divekit datasets --download fashion-mnist')"; \
+		$(BIN)/divekit train --data fashion-mnist-mini --epochs 5 --name demo-mini; \
+	fi
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check divekit tests bench scripts
+
+test: $(BIN)/.installed lint
+	$(BIN)/python -m pytest -q
+
+test-slow: $(BIN)/.installed
+	$(BIN)/python -m pytest -q -m slow
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/main_job.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -1,0 +1,113 @@
+"""IDX reader: good files round-trip; every kind of bad file raises DataError naming the file."""
+
+import gzip
+import struct
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from divekit.data.idx import read_idx, write_idx
+from divekit.data.images import read_split
+from divekit.errors import DataError
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
+@pytest.mark.parametrize("suffix", [".gz", ""])
+def test_round_trip(tmp_path, dtype, suffix):
+    a = (np.arange(2 * 3 * 4) - 5).astype(dtype).reshape(2, 3, 4)
+    p = write_idx(tmp_path / f"x-idx3{suffix}", a)
+    b = read_idx(p)
+    assert b.dtype == np.dtype(dtype) and b.shape == (2, 3, 4)
+    np.testing.assert_array_equal(a, b)
+    b[0, 0, 0] = 1  # writable
+
+
+def _header(code=0x08, dims=(2, 3)):
+    return struct.pack(">HBB", 0, code, len(dims)) + struct.pack(f">{len(dims)}I", *dims)
+
+
+@pytest.mark.parametrize("content,needle", [
+    (b"", "truncated"),
+    (b"\x00\x00", "truncated"),
+    (b"\x01\x02\x08\x01" + b"\x00" * 8, "magic"),
+    (struct.pack(">HBB", 0, 0x42, 1) + b"\x00" * 8, "magic"),
+    (struct.pack(">HBB", 0, 0x08, 0), "dimensions"),
+    (struct.pack(">HBB", 0, 0x08, 9), "dimensions"),
+    (_header(dims=(2, 3)) + b"\x00" * 5, "truncated"),
+    (_header(dims=(2, 3)) + b"\x00" * 7, "trailing"),
+    (_header(dims=(60000, 28)), "truncated"),
+])
+def test_bad_files_name_the_file(tmp_path, content, needle):
+    p = tmp_path / "bad-idx"
+    p.write_bytes(content)
+    with pytest.raises(DataError) as e:
+        read_idx(p)
+    assert str(p) in str(e.value) and needle in str(e.value)
+
+
+def test_huge_declared_size_refused_without_allocating(tmp_path):
+    p = tmp_path / "huge.gz"
+    p.write_bytes(gzip.compress(_header(code=0x0E, dims=(65535, 65535, 65535))))
+    with pytest.raises(DataError, match="limit"):
+        read_idx(p)
+
+
+def test_corrupt_gzip(tmp_path):
+    good = gzip.compress(_header() + bytes(6))
+    p = tmp_path / "corrupt.gz"
+    p.write_bytes(good[:12] + b"\xff" * 10 + good[22:])
+    with pytest.raises(DataError, match="corrupt|truncated"):
+        read_idx(p)
+    p.write_bytes(good[: len(good) // 2])
+    with pytest.raises(DataError):
+        read_idx(p)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        read_idx(tmp_path / "nope.gz")
+
+
+def test_images_labels_count_mismatch(tmp_path):
+    images = write_idx(tmp_path / "train-images-idx3-ubyte.gz", np.zeros((3, 4, 4), np.uint8))
+    labels = write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros(2, np.uint8))
+    with pytest.raises(DataError, match="3 images but .* 2 labels"):
+        read_split(images, labels)
+
+
+def test_real_fashion_mnist_header(fmnist):
+    import hashlib
+
+    labels = read_idx(fmnist / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz")
+    assert labels.shape == (10000,) and np.bincount(labels).tolist() == [1000] * 10
+    raw = gzip.open(fmnist / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz").read()
+    assert hashlib.md5(raw).hexdigest() == "15d484375f8d13e6eb1aabb0c3f46965"  # upstream value
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=200), gz=st.booleans())
+def test_fuzz_random_bytes_only_raise_data_error(tmp_path, data, gz):
+    p = tmp_path / "fuzz"
+    p.write_bytes(gzip.compress(data) if gz else data)
+    try:
+        out = read_idx(p)
+    except DataError as e:
+        assert str(p) in str(e)
+    else:
+        assert isinstance(out, np.ndarray)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(code=st.sampled_from([8, 9, 11, 12, 13, 14]), dims=st.lists(st.integers(0, 2**32 - 1), min_size=1,
+       max_size=4), tail=st.binary(max_size=64))
+def test_fuzz_plausible_headers(tmp_path, code, dims, tail):
+    p = tmp_path / "fuzz2"
+    p.write_bytes(struct.pack(">HBB", 0, code, len(dims)) + struct.pack(f">{len(dims)}I", *dims) + tail)
+    try:
+        out = read_idx(p)
+    except DataError:
+        pass
+    else:
+        assert out.shape == tuple(dims)

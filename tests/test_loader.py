@@ -1,0 +1,83 @@
+"""Tensor loader: determinism, every example once per epoch, stored order for eval, augmentation."""
+
+import torch
+
+from divekit.data.loader import Augment, TensorLoader, hflip, random_crop
+from divekit.data.split import train_valid_split
+
+
+def toy(n=103):
+    images = torch.arange(n, dtype=torch.uint8).view(n, 1, 1, 1).expand(n, 1, 4, 4).contiguous()
+    return images, torch.arange(n) % 5
+
+
+def test_each_epoch_covers_every_example_once_and_orders_differ():
+    x, y = toy()
+    loader = TensorLoader(x, y, 10, shuffle=True, seed=3, std=1 / 255)  # pixels come out unscaled
+    assert len(loader) == 11
+    orders = []
+    for epoch in range(3):
+        loader.set_epoch(epoch)
+        seen = torch.cat([xb[:, 0, 0, 0] for xb, _ in loader]).round().long()
+        assert sorted(seen.tolist()) == list(range(103))
+        orders.append(seen)
+    assert not torch.equal(orders[0], orders[1])
+
+
+def test_same_seed_same_batches_other_seed_other_batches():
+    x, y = toy()
+    a = [b for b, _ in TensorLoader(x, y, 16, shuffle=True, seed=1, augment=Augment(1, True))]
+    b = [b for b, _ in TensorLoader(x, y, 16, shuffle=True, seed=1, augment=Augment(1, True))]
+    c = [b for b, _ in TensorLoader(x, y, 16, shuffle=True, seed=2, augment=Augment(1, True))]
+    assert all(torch.equal(p, q) for p, q in zip(a, b, strict=True))
+    assert not all(torch.equal(p, q) for p, q in zip(a, c, strict=True))
+
+
+def test_eval_order_is_stored_order_and_normalisation():
+    x, y = toy(20)
+    loader = TensorLoader(x, y, 8, shuffle=False, mean=0.5, std=0.25)
+    xs, ys = zip(*loader, strict=True)
+    assert torch.equal(torch.cat(ys), y)
+    expected = (torch.arange(20).float() / 255 - 0.5) / 0.25
+    assert torch.allclose(torch.cat(xs)[:, 0, 0, 0], expected, atol=1e-6)
+
+
+def test_drop_last_and_channels_last_and_resize():
+    x, y = toy(20)
+    loader = TensorLoader(x, y, 8, drop_last=True, channels_last=True, resize=(6, 6))
+    batches = list(loader)
+    assert len(loader) == len(batches) == 2
+    assert batches[0][0].shape == (8, 1, 6, 6)
+    assert batches[0][0].is_contiguous(memory_format=torch.channels_last)
+
+
+def test_random_crop_shifts_within_padding():
+    img = torch.zeros(1, 1, 5, 5, dtype=torch.uint8)
+    img[0, 0, 2, 2] = 255
+    gen = torch.Generator().manual_seed(0)
+    positions = set()
+    for _ in range(200):
+        out = random_crop(img, 2, gen)
+        assert out.shape == img.shape and out.sum() == 255  # never loses the pixel with pad 2
+        positions.add(tuple(torch.nonzero(out[0, 0])[0].tolist()))
+    assert positions == {(r, c) for r in range(5) for c in range(5)}
+
+
+def test_hflip_mirrors_about_half():
+    x = torch.arange(4, dtype=torch.float32).view(1, 1, 1, 4).expand(1000, 1, 1, 4)
+    out = hflip(x, torch.Generator().manual_seed(0))
+    flipped = (out[:, 0, 0, 0] == 3).float().mean().item()
+    assert 0.45 < flipped < 0.55
+    assert torch.equal(out[out[:, 0, 0, 0] == 3][0, 0, 0], torch.tensor([3.0, 2, 1, 0]))
+
+
+def test_split_partitions_and_stratifies():
+    y = torch.tensor([0] * 80 + [1] * 20)
+    tr, va = train_valid_split(y, 0.25, seed=0)
+    assert sorted(torch.cat([tr, va]).tolist()) == list(range(100))
+    assert y[va].bincount().tolist() == [20, 5]
+    tr2, va2 = train_valid_split(y, 0.25, seed=0)
+    assert torch.equal(va, va2)
+    assert not torch.equal(va, train_valid_split(y, 0.25, seed=1)[1])
+    tr3, va3 = train_valid_split(y, 0.3, seed=0, stratify=False)
+    assert len(va3) == 30 and len(set(tr3.tolist()) & set(va3.tolist())) == 0
