@@ -7,6 +7,7 @@ _LAZY = {
     "list_models": "divekit.models.registry",
     "register": "divekit.models.registry",
     "MODELS": "divekit.models.registry",
+    "summary": "divekit.models.summarize",
 }
 __all__ = list(_LAZY)
 

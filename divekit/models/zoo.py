@@ -81,7 +81,7 @@ def _dry_run(name: str, make: Callable[[], nn.Module], in_shape: tuple[int, int,
     shape = _output_shape(make, in_shape)
     if shape is not None:
         return shape
-    lo, hi = max(in_shape[1:]), 4096  # the smallest side that fits lies in (lo, hi]
+    lo, hi = min(in_shape[1:]), 4096  # the smallest side that fits lies in (lo, hi]
     if _output_shape(make, (in_shape[0], hi, hi)) is None:
         raise ConfigError(f"{name}: cannot build this network for inputs of shape {tuple(in_shape)}")
     while hi - lo > 1:

@@ -1,0 +1,178 @@
+"""Model-zoo benchmark: training throughput, fp32 against the fast path, and accuracy after a short budget.
+
+For each zoo model, at the input size and width of ``divekit.models.zoo.SUGGESTED`` (Fashion-MNIST
+resized on the batch tensor):
+
+* throughput: images/s of full training steps (forward, backward, SGD update) on random batches,
+  in plain fp32 and on the fast path: channels-last, plus bf16 autocast only where the CPU computes
+  bf16 natively (AVX-512 BF16 / AMX); elsewhere bf16 is emulated and many times slower, so it is
+  skipped (``--bf16 on`` forces it, to see for yourself);
+* accuracy: ``divekit.train.fit.fit`` on the first ``--train-images`` training images for
+  ``--epochs`` epochs on the fast path, then test accuracy on ``--test-images`` test images.
+
+One JSON line per result on stdout. Do not run the full benchmark on a shared machine; ``--quick``
+is a smoke test (a few steps, a few hundred images) that takes about a minute on 2 cores.
+
+    python bench/models.py --quick
+    python bench/models.py --models resnet18,densenet --threads 16
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import torch
+from torch import nn
+
+from divekit.data import TensorLoader, load_dataset
+from divekit.errors import DataError
+from divekit.models import build_model, summary
+from divekit.models.zoo import SUGGESTED
+from divekit.train.config import TrainConfig
+from divekit.train.device import autocast, cpu_bf16_native, set_threads
+from divekit.train.fit import fit
+
+MODELS = ["alexnet", "vgg11", "nin", "googlenet", "resnet18", "resnet34", "densenet"]
+# peak learning rates of the one-cycle SGD runs (Nesterov momentum 0.9): lower for the nets without batch norm
+LR = {"alexnet": 0.02, "vgg11": 0.02, "nin": 0.05, "googlenet": 0.05, "resnet18": 0.1, "resnet34": 0.1,
+      "densenet": 0.1}
+
+
+def cpu_report() -> dict:
+    """What decides the fast path on this CPU: ISA level, oneDNN, native bf16."""
+    try:
+        mkldnn_bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        mkldnn_bf16 = None
+    return {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "mkldnn": torch.backends.mkldnn.is_available(), "mkldnn_bf16": mkldnn_bf16,
+            "cpu_bf16_native": cpu_bf16_native(), "threads": torch.get_num_threads()}
+
+
+def emit(record: dict) -> None:
+    print(json.dumps(record), flush=True)
+
+
+def images_per_second(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, warmup: int,
+                      dtype: torch.dtype | None) -> float:
+    """Training images/s over ``steps`` SGD steps after ``warmup`` untimed ones."""
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    model.train()
+    device = x.device
+    for i in range(warmup + steps):
+        if i == warmup:
+            start = time.perf_counter()
+        with autocast(device, dtype):
+            loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return steps * len(x) / (time.perf_counter() - start)
+
+
+def modes(bf16: str) -> list[tuple[str, bool, torch.dtype | None, str | None]]:
+    """(name, channels_last, autocast dtype, reason to skip) for fp32 and the fast path."""
+    native = cpu_bf16_native()
+    use_bf16 = bf16 == "on" or (bf16 == "auto" and native)
+    result = [("fp32", False, None, None), ("channels_last", True, None, None)]
+    skip = None if use_bf16 else ("off (--bf16 off)" if bf16 == "off" else
+                                  "cpu has no native bf16 (avx512_bf16/amx_bf16 absent): emulated bf16 is "
+                                  "many times slower than fp32")
+    result.append(("channels_last+bf16", True, torch.bfloat16, skip))
+    return result
+
+
+def bench_throughput(name: str, args: argparse.Namespace) -> None:
+    side, width = SUGGESTED[name]
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(args.batch, 1, side, side, generator=gen)
+    y = torch.randint(0, 10, (args.batch,), generator=gen)
+    info = summary(build_model(name, (1, side, side), 10, width=width), (1, 1, side, side))
+    base = {"bench": "models", "what": "throughput", "model": name, "input": [1, side, side], "width": width,
+            "params": info.total_params, "macs_per_image": info.total_macs, "batch": args.batch, "steps": args.steps}
+    for mode, channels_last, dtype, skip in modes(args.bf16):
+        if skip:
+            emit({**base, "mode": mode, "images_per_s": None, "skipped": skip})
+            continue
+        torch.manual_seed(0)
+        model = build_model(name, (1, side, side), 10, width=width)
+        xb = x
+        if channels_last:
+            model, xb = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+        ips = images_per_second(model, xb, y, args.steps, args.warmup, dtype)
+        emit({**base, "mode": mode, "images_per_s": round(ips, 1)})
+
+
+def fashion_mnist() -> tuple:
+    """The full Fashion-MNIST when found locally, else the bundled 5,000/1,000-image sample."""
+    try:
+        return load_dataset("fashion-mnist", "train", download=False), load_dataset("fashion-mnist", "test",
+                                                                                    download=False)
+    except DataError:
+        return load_dataset("fashion-mnist-mini", "train"), load_dataset("fashion-mnist-mini", "test")
+
+
+def bench_accuracy(name: str, train_set, test_set, args: argparse.Namespace) -> None:
+    side, width = SUGGESTED[name]
+    n_train, n_test = min(args.train_images, len(train_set)), min(args.test_images, len(test_set))
+    loader_options = {"mean": train_set.mean, "std": train_set.std, "resize": (side, side), "channels_last": True}
+    train = TensorLoader(train_set.images[:n_train], train_set.labels[:n_train], args.batch, shuffle=True,
+                         drop_last=True, **loader_options)
+    test = TensorLoader(test_set.images[:n_test], test_set.labels[:n_test], 500, **loader_options)
+    torch.manual_seed(0)
+    model = build_model(name, (1, side, side), 10, width=width).to(memory_format=torch.channels_last)
+    config = TrainConfig(data=train_set.name, model=name, model_options={"width": width}, epochs=args.epochs,
+                         batch_size=args.batch, lr=LR[name], resize=side, device="cpu",
+                         precision="bf16" if args.bf16 == "on" else "fp32" if args.bf16 == "off" else "auto")
+    start = time.perf_counter()
+    state = fit(model, train, config=config, test_loader=test)
+    final = state.history[-1]
+    emit({"bench": "models", "what": "accuracy", "model": name, "input": [1, side, side], "width": width,
+          "data": train_set.name, "train_images": n_train, "test_images": n_test, "epochs": args.epochs,
+          "lr": LR[name], "test_acc": round(final["test_acc"], 4), "train_loss": round(final["train_loss"], 4),
+          "seconds": round(time.perf_counter() - start, 1)})
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", default=",".join(MODELS), help="comma-separated zoo models (default: all)")
+    p.add_argument("--quick", action="store_true", help="smoke test: 2+2 steps of 8 images, 256/200 images")
+    p.add_argument("--batch", type=int, default=64, help="training batch size (default: 64)")
+    p.add_argument("--steps", type=int, default=20, help="timed steps per throughput result (default: 20)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps first (default: 3)")
+    p.add_argument("--train-images", type=int, default=10_000, help="accuracy budget (default: 10,000 images)")
+    p.add_argument("--test-images", type=int, default=10_000, help="test images for accuracy (default: 10,000)")
+    p.add_argument("--epochs", type=int, default=1, help="epochs over the budget (default: 1)")
+    p.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
+                   help="bf16 autocast on the fast path: auto = only with native CPU bf16 (default)")
+    p.add_argument("--no-accuracy", action="store_true", help="throughput only")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores available)")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.batch, args.steps, args.warmup = 8, 2, 2
+        args.train_images, args.test_images = 256, 200
+    unknown = [m for m in args.models.split(",") if m not in SUGGESTED]
+    if unknown:
+        p.error(f"unknown models {unknown}; choose from {', '.join(MODELS)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    set_threads(args.threads)
+    emit({"bench": "models", "what": "cpu", "quick": args.quick, **cpu_report()})
+    names = args.models.split(",")
+    for name in names:
+        bench_throughput(name, args)
+    if not args.no_accuracy:
+        train_set, test_set = fashion_mnist()
+        for name in names:
+            bench_accuracy(name, train_set, test_set, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
