@@ -17,6 +17,9 @@ from typing import Any
 
 from divekit.errors import CheckpointError, ConfigError
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb") -> Path:
     """Write a file atomically.
@@ -37,6 +40,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs should be readable like any file
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -66,6 +70,10 @@ def read_json(path: str | os.PathLike) -> Any:
         raise ConfigError(f"{path}: file not found") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid JSON (nested too deeply)") from None
+    except OSError as e:  # a folder, no permission, an I/O error
+        raise ConfigError(f"{path}: cannot read ({e.strerror or e})") from None
 
 
 def default_run_name(prefix: str) -> str:

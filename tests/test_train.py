@@ -90,3 +90,14 @@ def test_run_directory_contract_and_same_seed_same_metrics(tmp_path):
     assert state.history[-1]["test_acc"] > 0.60  # 40 steps on the 5k sample; chance is 0.10
     c, _ = run_mini(tmp_path, "c", seed=1)
     assert (a / "metrics.csv").read_bytes() != (c / "metrics.csv").read_bytes()
+
+
+def test_predict_refuses_a_shuffling_loader():
+    from divekit.errors import ConfigError
+    from divekit.train.cli_predict import predict
+
+    train, test = mini_loaders()
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    with pytest.raises(ConfigError, match="shuffl"):
+        predict(model, train, torch.device("cpu"), None, False)
+    assert predict(model, test, torch.device("cpu"), None, False).shape == (1000, 10)

@@ -19,8 +19,9 @@ def predict(model, loader, device, dtype, tta_flip: bool):
 
     from divekit.train.device import autocast
 
-    if getattr(loader, "shuffle", False):
-        raise ValueError("predictions need the stored order: got a shuffling loader")
+    from divekit.diagnose.checks import check_ordered_loader
+
+    check_ordered_loader(loader)
     probs = []
     model.eval()
     with torch.inference_mode():

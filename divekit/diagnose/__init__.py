@@ -1,0 +1,27 @@
+"""Diagnostics: ``divekit doctor`` (the environment), ``divekit inspect`` (initialisation and gradient flow)
+and the mistake checks that run during training.
+
+Importing this package is cheap; each name loads its module (and torch) on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "MistakeChecks": "divekit.diagnose.checks",
+    "MistakeWarning": "divekit.diagnose.checks",
+    "ShuffledLoaderError": "divekit.diagnose.checks",
+    "check_ordered_loader": "divekit.diagnose.checks",
+    "warn_if_training": "divekit.diagnose.checks",
+    "run_doctor": "divekit.diagnose.doctor",
+    "inspect_model": "divekit.diagnose.inspect_run",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'divekit.diagnose' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
