@@ -57,9 +57,17 @@ def _lenet(in_shape, num_classes, bn: bool):
                          nn.Linear(120, 84), *norm(84, 1), act(), nn.Linear(84, num_classes))
 
 
-@register("lenet", "the book's LeNet-5: sigmoid, average pooling (d2l chapter 6.6)")
+def xavier_init(model: nn.Module) -> nn.Module:
+    """Xavier-uniform weights for every conv and linear layer, as the book's ``train_ch6`` does."""
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            nn.init.xavier_uniform_(m.weight)
+    return model
+
+
+@register("lenet", "the book's LeNet-5: sigmoid, average pooling, Xavier init (d2l chapter 6.6)")
 def lenet(in_shape, num_classes):
-    return _lenet(in_shape, num_classes, bn=False)
+    return xavier_init(_lenet(in_shape, num_classes, bn=False))
 
 
 @register("lenet-bn", "LeNet with batch norm after every conv/linear layer (d2l chapter 7.5)")

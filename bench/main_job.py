@@ -1,0 +1,84 @@
+"""Benchmarks of the foundation issue, each against its baseline in the same run (ratios, not absolutes).
+
+- ``main``: ``divekit train`` with its defaults (whole command: start-up, data loading, training, test)
+  against a careful plain PyTorch script (bench/baselines/plain_cnn.py).
+- ``lenet``: ``divekit train --model lenet --opt sgd --lr 0.9 --batch-size 256 --epochs 10`` against the same
+  recipe written the book's way with a per-image Dataset and DataLoader workers (bench/baselines/book_lenet.py).
+
+Each configuration runs as its own process, interleaved with its baseline, ``--repeat`` times.
+Prints one JSON line per measurement and one summary line per benchmark.
+Usage: python bench/main_job.py [main|lenet|all] [--repeat N] [--data-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def run_timed(cmd: list[str], env: dict) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - t0
+    if out.returncode != 0:
+        raise SystemExit(f"command failed ({out.returncode}): {' '.join(cmd)}\n{out.stderr[-2000:]}")
+    return seconds, out.stdout
+
+
+def divekit_cmd(runs: str, name: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "divekit", "train", "--runs-dir", runs, "--name", name, *args]
+
+
+def divekit_accuracy(runs: str, name: str) -> float:
+    summary = json.loads((Path(runs) / name / "summary.json").read_text())
+    return summary["final"]["test_acc"]
+
+
+def bench(kind: str, repeat: int, data_dir: str, env: dict) -> None:
+    if kind == "main":
+        ours_args: tuple[str, ...] = ()
+        base = [sys.executable, str(HERE / "baselines" / "plain_cnn.py"), data_dir, "4"]
+    else:
+        ours_args = ("--model", "lenet", "--opt", "sgd", "--lr", "0.9", "--batch-size", "256", "--epochs", "10")
+        base = [sys.executable, str(HERE / "baselines" / "book_lenet.py"), data_dir, "10", "4"]
+    ours, theirs = [], []
+    with tempfile.TemporaryDirectory() as runs:
+        for i in range(repeat):
+            name = f"bench-{kind}-{i}"
+            s, _ = run_timed(divekit_cmd(runs, name, *ours_args), env)
+            acc = divekit_accuracy(runs, name)
+            ours.append((s, acc))
+            print(json.dumps({"bench": kind, "who": "divekit", "seconds": round(s, 2), "accuracy": acc}), flush=True)
+            s, out = run_timed(base, env)
+            acc = json.loads(out.strip().splitlines()[-1])["accuracy"]
+            theirs.append((s, acc))
+            print(json.dumps({"bench": kind, "who": "baseline", "seconds": round(s, 2), "accuracy": acc}), flush=True)
+    med = {who: statistics.median(x[0] for x in rows) for who, rows in (("divekit", ours), ("baseline", theirs))}
+    print(json.dumps({"bench": kind, "summary": True, "divekit_median_s": round(med["divekit"], 2),
+                      "baseline_median_s": round(med["baseline"], 2),
+                      "speedup": round(med["baseline"] / med["divekit"], 2),
+                      "divekit_accuracy": [a for _, a in ours], "baseline_accuracy": [a for _, a in theirs]}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("which", nargs="?", default="all", choices=("main", "lenet", "all"))
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--data-dir", default=os.environ.get("DIVEKIT_DATA", str(HERE.parents[1] / "shared" / "datasets")))
+    args = ap.parse_args()
+    env = {**os.environ, "DIVEKIT_DATA": str(Path(args.data_dir).resolve())}
+    for kind in (("main", "lenet") if args.which == "all" else (args.which,)):
+        bench(kind, args.repeat, str(Path(args.data_dir).resolve()), env)
+
+
+if __name__ == "__main__":
+    main()
