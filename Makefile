@@ -7,7 +7,7 @@ SHARED := $(abspath ../shared/datasets)
 export DIVEKIT_DATA ?= $(if $(wildcard $(SHARED)/fashion-mnist),$(SHARED),)
 export MPLBACKEND ?= Agg
 
-.PHONY: demo test test-slow lint bench clean
+.PHONY: demo test test-slow test-browser lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,15 @@ test: $(BIN)/.installed lint
 
 test-slow: $(BIN)/.installed
 	$(BIN)/python -m pytest -q -m slow
+
+# The report in headless Chromium (Debian package 'chromium', installed here when missing); screenshot in artifacts/.
+test-browser: $(BIN)/.installed
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing chromium (Debian package) for the browser test"; \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) sh -c 'apt-get update && apt-get install -y chromium' \
+			|| echo "could not install chromium: the browser test will be skipped"; \
+	fi
+	$(BIN)/python -m pytest -q -m browser
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/main_job.py

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "summary": ("divekit.models.cli_summary", "per-layer shapes, parameters and MACs of a model"),
     "doctor": ("divekit.diagnose.cli_doctor", "check the environment: torch build, CPU/GPU, datasets, run dir"),
     "inspect": ("divekit.diagnose.cli_inspect", "weights at init, gradient flow: vanishing, exploding or healthy"),
+    "report": ("divekit.report.cli", "self-contained HTML report of a run, or a side-by-side comparison of runs"),
 }
 
 

@@ -39,8 +39,17 @@ def _open(path: Path):
     return gzip.open(path, "rb") if is_gzip else open(path, "rb")
 
 
-def _read_exact(f, n: int, path: Path, what: str) -> bytes:
-    data = f.read(n)
+def _read_exact(f, n: int, path: Path, what: str, chunk: int = 1 << 24) -> bytes:
+    # f.read(n) reserves n bytes up front: a 10-byte file declaring 2 GB would ask for 2 GB (MemoryError
+    # under a memory limit). Reading in bounded chunks allocates only what the file really holds.
+    parts, got = [], 0
+    while got < n:
+        part = f.read(min(chunk, n - got))
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    data = b"".join(parts)
     if len(data) != n:
         raise DataError(f"{path}: truncated IDX file: expected {n} bytes of {what}, found {len(data)}")
     return data

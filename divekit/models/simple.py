@@ -87,18 +87,21 @@ class PixelUnshuffle(nn.Module):
         return nn.functional.pixel_unshuffle(x, self.factor)
 
 
-def conv_bn(cin: int, cout: int, kernel: int = 3) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=False), nn.BatchNorm2d(cout),
-            nn.ReLU(inplace=True)]
+def conv_pool_bn(cin: int, cout: int, kernel: int = 3, pool: bool = True) -> list[nn.Module]:
+    """conv → (max-pool) → batch norm → ReLU. Pooling before BN/ReLU gives the same kind of features
+    (max-pool commutes with ReLU) at a quarter of the element-wise work."""
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=False)]
+    if pool:
+        layers.append(nn.MaxPool2d(2))
+    return layers + [nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
-@register("fastcnn", "the default: a small BN-CNN tuned for speed on a CPU (space-to-depth stem)")
+@register("fastcnn", "the default: a small BN-CNN tuned for speed on a CPU (space-to-depth stem, pool-first)")
 def fastcnn(in_shape, num_classes, width: float = 1.0):
     c, h, w = in_shape
     c1, c2, c3 = (max(8, round(k * width)) for k in (32, 64, 128))
     stem = [PixelUnshuffle(2)] if h % 2 == 0 and w % 2 == 0 else []
     c0 = c * 4 if stem else c
-    body = nn.Sequential(*stem, *conv_bn(c0, c1), nn.MaxPool2d(2), *conv_bn(c1, c2), nn.MaxPool2d(2),
-                         *conv_bn(c2, c3, 1))
+    body = nn.Sequential(*stem, *conv_pool_bn(c0, c1), *conv_pool_bn(c1, c2), *conv_pool_bn(c2, c3, 1, pool=False))
     n = flat_features(body, in_shape)
     return nn.Sequential(*body, nn.Flatten(), nn.Linear(n, num_classes))

@@ -37,3 +37,12 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return atomic_write(path, lambda f: f.write(buf.getvalue()))
+
+
+def figure_png(fig, dpi: int = 100) -> bytes:
+    """Render a figure to PNG bytes and close it (for reports that inline their images)."""
+    plt = pyplot()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()

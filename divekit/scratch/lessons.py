@@ -16,6 +16,7 @@ LESSONS: dict[str, tuple[str, str]] = {
     "softmax": ("lessons_fit", "softmax regression on Fashion-MNIST, stable softmax (§4.4)"),
     "mlp": ("lessons_fit", "multilayer perceptron and activation functions (§5.1-5.2)"),
     "dropout": ("lessons_fit", "inverted dropout in an MLP (§5.6)"),
+    "overfit": ("lessons_overfit", "under- and over-fitting: polynomial regression, train vs valid (§4.4)"),
     "batchnorm": ("lessons_layers", "batch normalisation vs nn.BatchNorm1d/2d (§8.5)"),
     "conv": ("lessons_layers", "cross-correlation, padding, stride, channels, pooling (§7.2-7.5)"),
     "rnn": ("lessons_layers", "RNN, GRU and LSTM cells vs nn.RNN/GRU/LSTM (§9.5, §10.1-10.2)"),

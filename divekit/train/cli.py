@@ -9,9 +9,9 @@ BOOL = argparse.BooleanOptionalAction
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
-    g.add_argument("--data", default="fashion-mnist",
+    g.add_argument("--data",
                    help="dataset name (fashion-mnist, mnist, kmnist, fashion-mnist-mini) or a directory holding "
-                        "the four IDX files (default: %(default)s)")
+                        "the four IDX files (default: fashion-mnist)")
     g.add_argument("--data-dir", help="folder searched first for datasets (then $DIVEKIT_DATA, the user cache, "
                                       "/usr/share/datasets, then download)")
     g.add_argument("--valid-fraction", type=float, help="hold out this share of training data for validation")
@@ -25,6 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--model", help="model name, see 'divekit models' (default: fastcnn with the fast recipe)")
     g.add_argument("--width", type=float, help="channel-width multiplier for models that take one")
+    g.add_argument("--embedding", help="pretrained word vectors for text models: glove-50d, glove-100d or a file")
     g = p.add_argument_group("optimisation")
     g.add_argument("--recipe", choices=("fast", "plain"),
                    help="starting defaults: 'fast' (tuned, the default without --model) or 'plain' "
@@ -48,13 +49,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", help="auto, cpu or cuda (default: auto)")
     g.add_argument("--threads", type=int, help="CPU threads (default: all cores available)")
     g.add_argument("--seed", type=int)
+    g.add_argument("--test-every", type=int, metavar="N",
+                   help="evaluate the test set every N epochs; 0: only after the last (the fast recipe's default)")
     g.add_argument("--runs-dir", default="runs", help="where run directories go (default: %(default)s)")
     g.add_argument("--name", help="run name (default: MODEL-DATA-TIMESTAMP); never overwrites an existing run")
+    g.add_argument("--tensorboard", action="store_true",
+                   help="also log scalars, learning rate and weight/gradient histograms to RUN/tensorboard "
+                        "(view with 'tensorboard --logdir runs'; needs pip install tensorboard)")
+    g = p.add_argument_group("checkpoints")
+    g.add_argument("--resume", metavar="RUN",
+                   help="continue the unfinished run RUN (a path, or a name under --runs-dir) from its last "
+                        "checkpoint, with its own config.json; ends exactly where an uninterrupted run ends")
+    g.add_argument("--checkpoint-every", type=int, metavar="N",
+                   help="also checkpoint every N steps (default: at each epoch end only)")
+    g.add_argument("--on-nan", choices=("stop", "skip"),
+                   help="when a loss or gradient is NaN/Inf: stop, naming the step (default), or skip the step")
 
 
 CONFIG_KEYS = ("data", "data_dir", "valid_fraction", "resize", "augment_crop", "augment_flip", "tta_flip", "model",
                "epochs", "batch_size", "opt", "lr", "momentum", "nesterov", "weight_decay", "schedule", "warmup",
-               "step_size", "gamma", "label_smoothing", "clip_grad", "precision", "device", "threads", "seed")
+               "step_size", "gamma", "label_smoothing", "clip_grad", "precision", "device", "threads", "seed",
+               "test_every")
 
 
 def config_from_args(args: argparse.Namespace):
@@ -65,7 +80,7 @@ def config_from_args(args: argparse.Namespace):
     recipe = args.recipe or ("plain" if args.model else "fast")
     values = dict(RECIPES[recipe])
     if recipe == "fast":
-        flips = args.data in FLIP_SAFE
+        flips = (args.data or TrainConfig.data) in FLIP_SAFE
         values.update(augment_flip=flips, tta_flip=flips)
     given = {k: getattr(args, k) for k in CONFIG_KEYS if getattr(args, k, None) is not None}
     if "augment_flip" in given and "tta_flip" not in given:
@@ -73,16 +88,52 @@ def config_from_args(args: argparse.Namespace):
     values.update(given)
     if args.width is not None:
         values["model_options"] = {"width": args.width}
+    if getattr(args, "embedding", None):
+        values["data_options"] = {"embedding": args.embedding}
     return TrainConfig(**values).validate()
 
 
+def resume_target(args: argparse.Namespace):
+    """``(run directory, its config)`` for ``--resume``; configuration flags are refused (the run keeps its own)."""
+    from divekit.errors import ConfigError
+    from divekit.runs import resolve_run_dir
+    from divekit.train.rundir import read_config
+
+    flags = [f"--{k.replace('_', '-')}" for k in (*CONFIG_KEYS, "width", "recipe", "name")
+             if getattr(args, k, None) is not None]
+    if flags:
+        raise ConfigError(f"--resume continues a run with its own config.json; drop {', '.join(flags)}")
+    run_dir = resolve_run_dir(args.resume, args.runs_dir)
+    return run_dir, read_config(run_dir)[0]
+
+
 def run(args: argparse.Namespace) -> int:
+    import inspect
+
+    from divekit.errors import ConfigError
     from divekit.train.progress import Progress
     from divekit.train.tasks import kind_of, trainer_for
 
-    config = config_from_args(args)
-    train_run = trainer_for(kind_of(config.data))
-    run_dir, state = train_run(config, args.runs_dir, args.name, callbacks=[Progress()])
+    if args.resume:
+        resume, config = resume_target(args)
+    else:
+        resume, config = None, config_from_args(args)
+    kind = kind_of(config.data)
+    train_run = trainer_for(kind)
+    options = {k: v for k, v in (("resume", resume), ("checkpoint_every", args.checkpoint_every),
+                                 ("on_nan", args.on_nan)) if v is not None}
+    unsupported = [f"--{k.replace('_', '-')}" for k in options if k not in inspect.signature(train_run).parameters]
+    if unsupported:
+        raise ConfigError(f"{', '.join(unsupported)}: not supported for {kind} data yet")
+    from divekit.report.live import LivePlot
+
+    callbacks = [Progress(), LivePlot()]  # LivePlot: RUN/live.png redrawn after every epoch
+    if args.tensorboard:
+        from divekit.train.tensorboard import TensorBoardLogger
+
+        callbacks.append(TensorBoardLogger(fallback_root=args.runs_dir))
+    run_dir, state = train_run(None if resume else config, args.runs_dir, args.name, callbacks=callbacks,
+                               **options)
     final = state.history[-1]
     acc = final.get("test_acc")
     print(f"run: {run_dir}")

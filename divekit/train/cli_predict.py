@@ -11,15 +11,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="CSV file to write (default: RUN/predictions.csv)")
     p.add_argument("--data-dir", help="override where the dataset is looked for")
     p.add_argument("--device", default="auto")
+    p.add_argument("--text", action="append", help="text to classify with a text run (repeatable)")
 
 
 def predict(model, loader, device, dtype, tta_flip: bool):
     """Class probabilities for every example of ``loader``, which must keep the stored order."""
     import torch
 
-    from divekit.train.device import autocast
-
     from divekit.diagnose.checks import check_ordered_loader
+    from divekit.train.device import autocast
 
     check_ordered_loader(loader)
     probs = []

@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+import math
+from dataclasses import Field, asdict, dataclass, field, fields
 from typing import Any
 
 from divekit.errors import ConfigError
+
+_SCALARS = {"bool": (bool,), "int": (int,), "float": (int, float), "str": (str,)}
+
+
+def _misfit(f: Field, value: Any) -> str | None:
+    """What field ``f`` expects if ``value`` does not fit it, else None (annotations are text: 'int | None')."""
+    kind, _, optional = str(f.type).partition(" | ")
+    if value is None:
+        return None if optional == "None" else f"{kind}, not null"
+    if kind.startswith("dict"):
+        return None if isinstance(value, dict) else "an object"
+    if kind.startswith("tuple"):
+        pair = isinstance(value, (list, tuple)) and len(value) == 2
+        return None if pair and all(_misfit_number(v) is None for v in value) else "a list of two numbers"
+    if isinstance(value, bool) != (kind == "bool") or not isinstance(value, _SCALARS[kind]):
+        return kind
+    return None
+
+
+def _misfit_number(value: Any) -> str | None:
+    return None if isinstance(value, (int, float)) and not isinstance(value, bool) else "float"
 
 
 @dataclass
@@ -17,7 +39,7 @@ class TrainConfig:
     data_options: dict[str, Any] = field(default_factory=dict)  # e.g. max_len/min_freq (text), target (tabular)
     model: str = "fastcnn"
     model_options: dict[str, Any] = field(default_factory=dict)
-    epochs: int = 2
+    epochs: int = 3
     batch_size: int = 256
     opt: str = "sgd"
     lr: float = 0.2
@@ -43,6 +65,7 @@ class TrainConfig:
     threads: int | None = None
     seed: int = 0
     eval_batch_size: int = 1000
+    test_every: int = 1  # evaluate the test set every N epochs (0: only after the last)
     task: str = "classification"
 
     def validate(self) -> TrainConfig:
@@ -50,12 +73,23 @@ class TrainConfig:
         from divekit.train.optimizers import OPTIMIZERS
         from divekit.train.schedule import SCHEDULES
 
+        finite = math.isfinite
         checks = [
             (self.epochs >= 1, "--epochs must be ≥ 1"),
             (self.batch_size >= 1, "--batch-size must be ≥ 1"),
-            (self.lr > 0, "--lr must be positive"),
+            (self.eval_batch_size >= 1, "eval_batch_size must be ≥ 1"),
+            (finite(self.lr) and self.lr > 0, "--lr must be a positive number"),
             (0 <= self.momentum < 1, "--momentum must be in [0, 1)"),
-            (self.weight_decay >= 0, "--weight-decay must be ≥ 0"),
+            (finite(self.weight_decay) and self.weight_decay >= 0, "--weight-decay must be ≥ 0"),
+            (all(0 <= b < 1 for b in self.betas), "betas must be in [0, 1)"),
+            (finite(self.eps) and self.eps > 0, "eps must be a positive number"),
+            (finite(self.warmup) and self.warmup >= 0, "--warmup must be ≥ 0"),
+            (self.step_size >= 0 and finite(self.gamma) and self.gamma > 0,
+             "--step-size must be ≥ 0 and --gamma positive"),
+            (0 <= self.augment_crop <= 64, "--augment-crop must be between 0 and 64 pixels"),
+            (self.resize is None or 1 <= self.resize <= 1024, "--resize must be between 1 and 1024 pixels"),
+            (self.threads is None or self.threads >= 1, "--threads must be ≥ 1"),
+            (0 <= self.seed < 2**32, "--seed must be in [0, 2^32)"),
             (0 <= self.label_smoothing < 1, "--label-smoothing must be in [0, 1)"),
             (0 <= self.valid_fraction < 1, "--valid-fraction must be in [0, 1)"),
             (self.opt in OPTIMIZERS, f"--opt must be one of {', '.join(OPTIMIZERS)}"),
@@ -63,7 +97,8 @@ class TrainConfig:
             (self.precision in ("auto", "fp32", "bf16", "fp16"), "--precision must be auto, fp32, bf16 or fp16"),
             (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
              "--device must be auto, cpu or cuda"),
-            (self.clip_grad is None or self.clip_grad > 0, "--clip-grad must be positive"),
+            (self.clip_grad is None or (finite(self.clip_grad) and self.clip_grad > 0),
+             "--clip-grad must be a positive number"),
             (self.task in ("classification", "regression"), "task must be classification or regression"),
         ]
         for ok, message in checks:
@@ -76,22 +111,23 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], source: str = "config") -> TrainConfig:
-        """Rebuild from ``to_dict`` output, refusing unknown keys and wrongly typed values."""
+        """Rebuild from ``to_dict`` output, refusing unknown keys, wrongly typed and out-of-range values with
+        one ``ConfigError`` line that names ``source``."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"{source}: expected an object of settings, found {type(d).__name__}")
         known = {f.name: f for f in fields(cls)}
         unknown = set(d) - set(known)
         if unknown:
-            raise ConfigError(f"{source}: unknown keys {sorted(unknown)}")
-        defaults = cls()
+            raise ConfigError(f"{source}: unknown keys {sorted(unknown)[:10]}")
         for key, value in d.items():
-            expected = getattr(defaults, key)
-            if value is None or expected is None:
-                continue
-            if isinstance(expected, bool) != isinstance(value, bool) or (
-                    isinstance(expected, (int, float)) and not isinstance(value, (int, float))) or (
-                    isinstance(expected, str) and not isinstance(value, str)):
-                raise ConfigError(f"{source}: {key} should be {type(expected).__name__}, "
-                                  f"found {type(value).__name__} {value!r}")
+            expected = _misfit(known[key], value)
+            if expected is not None:
+                raise ConfigError(f"{source}: {key} should be {expected}, "
+                                  f"found {type(value).__name__} {repr(value)[:60]}")
         d = dict(d)
         if "betas" in d:
             d["betas"] = tuple(d["betas"])
-        return cls(**d).validate()
+        try:
+            return cls(**d).validate()
+        except ConfigError as e:
+            raise ConfigError(f"{source}: {e}") from None

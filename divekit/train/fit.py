@@ -7,10 +7,15 @@
 Metrics are accumulated as tensors and read once per epoch, so the step never waits on ``.item()``.
 Callbacks are plain objects with any of ``on_train_start(state)``, ``on_step_end(state)``,
 ``on_epoch_end(state)``, ``on_train_end(state)``; setting ``state.stop = True`` ends training.
+
+Everything the loop needs to continue lives in ``State`` (step, epoch, batches done in the epoch, the
+epoch's running sums), so ``divekit.train.checkpoint`` can save it and a resumed run replays the same
+batches: it skips the ``state.batch`` batches of the epoch's (seeded) order that were already trained on.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -20,7 +25,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from divekit.errors import DivekitError
+from divekit.errors import ConfigError, DivekitError
 from divekit.train.config import TrainConfig
 from divekit.train.device import autocast, resolve_device, resolve_precision
 from divekit.train.optimizers import build_optimizer
@@ -28,7 +33,25 @@ from divekit.train.schedule import lr_at
 
 
 class TrainingDiverged(DivekitError):
-    """The loss became NaN or infinite."""
+    """The loss or a gradient became NaN or infinite."""
+
+
+ON_NAN = ("stop", "skip")
+
+
+@dataclass
+class EpochSums:
+    """Running sums of the current epoch: ``loss`` (float64, Σ batch-mean loss × batch size), ``correct``
+    (int64) and ``seen`` examples. Kept as device tensors so a step never waits on the host."""
+
+    loss: torch.Tensor
+    correct: torch.Tensor
+    seen: int = 0
+
+    @classmethod
+    def zeros(cls, device: torch.device) -> EpochSums:
+        return cls(torch.zeros((), dtype=torch.float64, device=device),
+                   torch.zeros((), dtype=torch.int64, device=device))
 
 
 @dataclass
@@ -49,6 +72,65 @@ class State:
     stop: bool = False
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    batch: int = 0  # batches of the current epoch already trained on
+    sums: EpochSums | None = None  # the current epoch's running sums (None between epochs)
+    skipped: list[int] = field(default_factory=list)  # steps skipped for a non-finite loss (--on-nan skip)
+    guard: NonFiniteGuard | None = None
+
+
+def new_state(model: torch.nn.Module, config: TrainConfig, steps_per_epoch: int, device: torch.device,
+              optimizer: torch.optim.Optimizer | None = None) -> State:
+    """A fresh ``State`` at step 0, with the optimizer ``config`` names unless one is given."""
+    optimizer = optimizer or build_optimizer(
+        config.opt, model, config.lr, config.momentum, config.nesterov, config.weight_decay,
+        tuple(config.betas), config.eps)
+    return State(model, optimizer, config, device, steps_per_epoch * config.epochs, steps_per_epoch)
+
+
+class NonFiniteGuard:
+    """Watch the loss and the gradients for NaN/Inf, before the optimizer step can spread them.
+
+    On the CPU every step is checked at once (it costs nothing). On a GPU a check would wait for the device,
+    so with ``on_nan="stop"`` the first bad step is recorded on the device and ``check()`` (epoch end, and
+    before every checkpoint) raises; ``on_nan="skip"`` has to decide before stepping, so it checks each step.
+    Under fp16 loss scaling, overflowing gradients are the scaler's business; only the loss is checked.
+    """
+
+    def __init__(self, device: torch.device, on_nan: str = "stop", check_grads: bool = True) -> None:
+        if on_nan not in ON_NAN:
+            raise ConfigError(f"--on-nan must be one of {', '.join(ON_NAN)}, got {on_nan!r}")
+        self.on_nan, self.check_grads = on_nan, check_grads
+        self.eager = device.type == "cpu" or on_nan == "skip"
+        self.first_bad = torch.full((), -1, dtype=torch.int64, device=device)
+
+    def step_ok(self, loss: torch.Tensor, model: torch.nn.Module, state: State,
+                grad_norm: torch.Tensor | None = None) -> bool:
+        """False when this step must be skipped; raises ``TrainingDiverged`` when training must stop.
+        ``grad_norm``: the total gradient norm if already known (from clipping)."""
+        ok = torch.isfinite(loss.detach())
+        if grad_norm is not None:
+            ok = ok & torch.isfinite(grad_norm)
+        elif self.check_grads:
+            grads = [p.grad for p in model.parameters() if p.grad is not None]
+            if grads:
+                ok = ok & torch.isfinite(torch.nn.utils.get_total_norm(grads))
+        if not self.eager:
+            self.first_bad = torch.where((self.first_bad < 0) & ~ok, state.step, self.first_bad)
+            return True
+        if bool(ok):
+            return True
+        if self.on_nan == "skip":
+            return False
+        what = f"loss is {loss.item()}" if not math.isfinite(loss.item()) else "a gradient is not finite"
+        raise TrainingDiverged(f"{what} at step {state.step} (epoch {state.epoch + 1}); "
+                               f"try a smaller --lr (now {state.lr:g}) or --clip-grad, or --on-nan skip")
+
+    def check(self) -> None:
+        """Raise ``TrainingDiverged`` if a step recorded on the device had a non-finite loss or gradient."""
+        step = int(self.first_bad)
+        if step >= 0:
+            raise TrainingDiverged(f"the loss or a gradient was not finite at step {step}; "
+                                   f"try a smaller --lr or --clip-grad, or --on-nan skip")
 
 
 def default_loss(config: TrainConfig) -> Callable:
@@ -102,7 +184,7 @@ def _call(callbacks: Sequence[Any], hook: str, state: State) -> None:
 def fit(model: torch.nn.Module, train_loader: Any, config: TrainConfig | None = None,
         valid_loader: Any = None, test_loader: Any = None, callbacks: Sequence[Any] = (),
         loss_fn: Callable | None = None, optimizer: torch.optim.Optimizer | None = None,
-        state: State | None = None) -> State:
+        state: State | None = None, on_nan: str = "stop") -> State:
     """Train ``model`` on ``train_loader`` as ``config`` says; evaluate after every epoch.
 
     Args:
@@ -113,7 +195,10 @@ def fit(model: torch.nn.Module, train_loader: Any, config: TrainConfig | None = 
         callbacks: objects with optional ``on_*`` hooks (see module docstring).
         loss_fn: ``loss_fn(outputs, y) -> scalar``; default cross-entropy (with label smoothing) or MSE.
         optimizer: a ready optimizer (default: built from ``config``).
-        state: a state to continue from (resume); its ``epoch`` is the next epoch to run.
+        state: a state to continue from (resume, see ``divekit.train.checkpoint.restore``): training goes on
+            at ``state.epoch``, after the ``state.batch`` batches of that epoch already done.
+        on_nan: a non-finite loss or gradient stops training (``"stop"``, raising ``TrainingDiverged`` that
+            names the step) or that step is skipped (``"skip"``, listed in ``state.skipped``).
 
     Returns:
         The final ``State``; ``state.history`` holds one metrics dict per epoch.
@@ -123,18 +208,14 @@ def fit(model: torch.nn.Module, train_loader: Any, config: TrainConfig | None = 
     dtype = resolve_precision(config.precision, device)
     loss_fn = loss_fn or default_loss(config)
     steps_per_epoch = len(train_loader)
-    if state is None:
-        optimizer = optimizer or build_optimizer(
-            config.opt, model, config.lr, config.momentum, config.nesterov, config.weight_decay,
-            tuple(config.betas), config.eps)
-        state = State(model, optimizer, config, device, steps_per_epoch * config.epochs, steps_per_epoch)
+    state = state or new_state(model, config, steps_per_epoch, device, optimizer)
     opt = state.optimizer
     warmup = round(config.warmup * state.total_steps) if config.warmup < 1 else int(config.warmup)
     if config.schedule not in ("onecycle",) and config.warmup < 1:
         warmup = 0  # fractional warm-up belongs to one-cycle; other schedules take absolute steps
     scaler = torch.amp.GradScaler(device.type) if dtype == torch.float16 else None
     step_hooks = [cb for cb in callbacks if hasattr(cb, "on_step_end")]
-    check_finite_each_step = device.type == "cpu"  # free on the CPU; a sync per step on a GPU
+    state.guard = NonFiniteGuard(device, on_nan, check_grads=scaler is None)
     task = config.task
     state.extra["loaders"] = {"train": train_loader, "valid": valid_loader, "test": test_loader}
     _call(callbacks, "on_train_start", state)
@@ -143,10 +224,8 @@ def fit(model: torch.nn.Module, train_loader: Any, config: TrainConfig | None = 
         if hasattr(train_loader, "set_epoch"):
             train_loader.set_epoch(state.epoch)
         model.train()
-        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        correct = torch.zeros((), dtype=torch.int64, device=device)
-        seen = 0
-        for x, y in train_loader:
+        sums = state.sums = state.sums or EpochSums.zeros(device)  # a resumed epoch goes on with its sums
+        for x, y in itertools.islice(train_loader, state.batch, None):  # skip the batches already done
             state.lr = lr_at(state.step, state.total_steps, config.lr, config.schedule, warmup,
                              config.step_size, config.gamma)
             for group in opt.param_groups:
@@ -160,39 +239,40 @@ def fit(model: torch.nn.Module, train_loader: Any, config: TrainConfig | None = 
                 scaler.unscale_(opt)
             else:
                 loss.backward()
-            if config.clip_grad:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
-            if check_finite_each_step and not math.isfinite(loss.item()):
-                raise TrainingDiverged(f"loss is {loss.item()} at step {state.step} (epoch {state.epoch + 1}); "
-                                       f"try a smaller --lr (now {state.lr:g}) or --clip-grad")
-            if scaler is not None:
-                scaler.step(opt)
-                scaler.update()
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad) if config.clip_grad else None
+            if state.guard.step_ok(loss, model, state, norm):
+                if scaler is not None:
+                    scaler.step(opt)
+                else:
+                    opt.step()
+                sums.loss += loss.detach().double() * len(y)
+                if task == "classification":
+                    sums.correct += (out.detach().argmax(1) == y).sum()
+                sums.seen += len(y)
             else:
-                opt.step()
-            loss_sum += loss.detach().double() * len(y)
-            if task == "classification":
-                correct += (out.detach().argmax(1) == y).sum()
-            seen += len(y)
+                state.skipped.append(state.step)
+            if scaler is not None:
+                scaler.update()
             state.step += 1
+            state.batch += 1
             if step_hooks:
                 state.loss = loss
                 _call(step_hooks, "on_step_end", state)
-        train_loss = (loss_sum / max(seen, 1)).item()
-        if not math.isfinite(train_loss):
-            raise TrainingDiverged(f"mean training loss of epoch {state.epoch + 1} is {train_loss}; "
-                                   f"try a smaller --lr (now {config.lr:g}) or --clip-grad")
-        row: dict[str, Any] = {"epoch": state.epoch + 1, "step": state.step, "train_loss": train_loss}
+        state.guard.check()
+        row: dict[str, Any] = {"epoch": state.epoch + 1, "step": state.step,
+                               "train_loss": (sums.loss / max(sums.seen, 1)).item()}
         if task == "classification":
-            row["train_acc"] = correct.item() / max(seen, 1)
-        for split, loader in (("valid", valid_loader), ("test", test_loader)):
+            row["train_acc"] = sums.correct.item() / max(sums.seen, 1)
+        last = state.epoch + 1 == config.epochs
+        test_now = last or (config.test_every > 0 and (state.epoch + 1) % config.test_every == 0)
+        for split, loader in (("valid", valid_loader), ("test", test_loader if test_now else None)):
             if loader is not None:
                 metrics = evaluate(model, loader, device, dtype, config.tta_flip and task == "classification",
                                    task, loss_fn if task == "regression" else None)
                 row.update({f"{split}_{k}": v for k, v in metrics.items()})
         row["lr"] = state.lr
         state.history.append(row)
-        state.epoch += 1
+        state.epoch, state.batch, state.sums = state.epoch + 1, 0, None
         state.seconds = time.perf_counter() - t_start
         _call(callbacks, "on_epoch_end", state)
     _call(callbacks, "on_train_end", state)

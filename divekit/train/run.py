@@ -6,6 +6,7 @@ This is what ``divekit train`` calls; ``eval`` and ``predict`` read the run dire
 from __future__ import annotations
 
 import random
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +18,13 @@ import torch
 from divekit.data.images import ImageDataset, load_dataset
 from divekit.data.loader import Augment, TensorLoader
 from divekit.data.split import train_valid_split
+from divekit.diagnose.checks import MistakeChecks
 from divekit.models.registry import build_model
 from divekit.runs import default_run_name, new_run_dir, write_json
+from divekit.train.checkpoint import Checkpointer, check_free_space, config_for_resume, restore
 from divekit.train.config import TrainConfig
 from divekit.train.device import resolve_device, set_threads
-from divekit.train.fit import State, fit
+from divekit.train.fit import State, fit, new_state
 from divekit.train.rundir import load_weights, plot_curves, read_config, save_weights, write_config, write_metrics
 
 
@@ -93,9 +96,24 @@ class RunWriter:
         write_metrics(self.run_dir, state.history)
 
 
-def train_run(config: TrainConfig, runs_dir: str | Path = "runs", name: str | None = None,
-              callbacks: list[Any] | None = None) -> tuple[Path, State]:
-    """Run ``config`` end to end and write the run directory. Returns ``(run_dir, final state)``."""
+def train_run(config: TrainConfig | None, runs_dir: str | Path = "runs", name: str | None = None,
+              callbacks: list[Any] | None = None, resume: str | Path | None = None,
+              checkpoint_every: int | None = None, on_nan: str | None = None) -> tuple[Path, State]:
+    """Run ``config`` end to end and write the run directory. Returns ``(run_dir, final state)``.
+
+    Args:
+        resume: an unfinished run directory to continue from its last checkpoint, with its own
+            ``config.json`` (``config`` may then be None); the result is bit for bit that of an
+            uninterrupted run.
+        checkpoint_every: also checkpoint every N steps (default 0: at epoch ends only; a resumed run
+            keeps its own setting).
+        on_nan: ``stop`` (default) or ``skip`` a step whose loss or gradient is not finite.
+    """
+    if resume is not None:
+        config, saved = config_for_resume(Path(resume), config)
+        checkpoint_every = saved.get("checkpoint_every", 0) if checkpoint_every is None else checkpoint_every
+        on_nan = on_nan or saved.get("on_nan", "stop")
+    checkpoint_every, on_nan = checkpoint_every or 0, on_nan or "stop"
     config.validate()
     t0 = time.perf_counter()
     threads = set_threads(config.threads)
@@ -106,21 +124,45 @@ def train_run(config: TrainConfig, runs_dir: str | Path = "runs", name: str | No
     in_shape = image_shape(config, train_set)
     model, channels_last = prepare_model(config, in_shape, train_set.num_classes, device)
     data = build_data(config, train_set, test_set, device, channels_last)
-    run_dir = new_run_dir(runs_dir, name or default_run_name(f"{config.model}-{data.train_set.name}"))
-    meta = {"in_shape": list(in_shape), "num_classes": train_set.num_classes, "classes": list(train_set.classes),
-            "dataset": data.train_set.name, "data_source": data.train_set.source,
-            "train_examples": len(data.train_set), "test_examples": len(data.test_set),
-            "parameters": sum(p.numel() for p in model.parameters()), "device": str(device), "threads": threads}
-    write_config(run_dir, config, meta)
-    state = fit(model, data.train, config, data.valid, data.test, [RunWriter(run_dir), *(callbacks or [])])
+    state = new_state(model, config, len(data.train), device)
+    if resume is None:
+        run_dir = new_run_dir(runs_dir, name or default_run_name(f"{config.model}-{data.train_set.name}"))
+        meta = {"in_shape": list(in_shape), "num_classes": train_set.num_classes,
+                "classes": list(train_set.classes), "dataset": data.train_set.name,
+                "data_source": data.train_set.source, "train_examples": len(data.train_set),
+                "test_examples": len(data.test_set), "parameters": sum(p.numel() for p in model.parameters()),
+                "device": str(device), "threads": threads, "checkpoint_every": checkpoint_every, "on_nan": on_nan}
+        write_config(run_dir, config, meta)
+    else:
+        run_dir = Path(resume)
+        restore(run_dir, state)  # no checkpoint yet: start again from step 0, in the same directory
+    check_free_space(run_dir, state)
+    state.extra["run_dir"] = str(run_dir)  # for callbacks that write into the run (live.png, tensorboard)
+    writers = [RunWriter(run_dir), Checkpointer(run_dir, checkpoint_every)]
+    state = fit(model, data.train, config, data.valid, data.test, [*writers, MistakeChecks(), *(callbacks or [])],
+                state=state, on_nan=on_nan)
     save_weights(model, run_dir / "model.safetensors")
     plot_curves(run_dir, state.history, config.model)
     final = state.history[-1] if state.history else {}
     write_json(run_dir / "summary.json", {
         "final": final, "train_seconds": round(state.seconds, 3),
         "total_seconds": round(time.perf_counter() - t0, 3),
-        "examples_per_second": round(len(data.train_set) * len(state.history) / max(state.seconds, 1e-9), 1)})
+        "examples_per_second": round(len(data.train_set) * len(state.history) / max(state.seconds, 1e-9), 1),
+        **({"resumed_at_steps": state.extra["resumed_at"]} if state.extra.get("resumed_at") else {}),
+        **({"skipped_steps": state.skipped} if state.skipped else {})})
+    write_run_report(run_dir)
     return run_dir, state
+
+
+def write_run_report(run_dir: Path) -> None:
+    """``report.html`` for a finished run; a failure here is only a warning, never a failed run."""
+    try:
+        from divekit.report.single import write_report
+
+        write_report(run_dir)
+    except Exception as e:  # the run itself succeeded; its report can be redone with divekit report
+        print(f"warning: could not write {run_dir / 'report.html'} ({type(e).__name__}: {e}); "
+              f"try 'divekit report {run_dir}'", file=sys.stderr)
 
 
 def load_run(run_dir: Path, device: str = "auto") -> tuple[torch.nn.Module, TrainConfig, dict, bool]:

@@ -12,9 +12,13 @@ from collections.abc import Callable
 # dataset name -> kind
 DATASET_KINDS: dict[str, str] = {"house-prices": "tabular", "imdb": "text"}
 # kind -> "module:function" with signature fn(config, runs_dir, name, callbacks) -> (run_dir, state)
-TRAINERS: dict[str, str] = {"image": "divekit.train.run:train_run"}
+TRAINERS: dict[str, str] = {"image": "divekit.train.run:train_run",
+                             "tabular": "divekit.train.tabular:train_tabular_run",
+                             "text": "divekit.train.text:train_text_run"}
 # kind -> "module:function" with signature fn(args) -> int, for `divekit predict`
-PREDICTORS: dict[str, str] = {"image": "divekit.train.cli_predict:predict_images"}
+PREDICTORS: dict[str, str] = {"image": "divekit.train.cli_predict:predict_images",
+                               "tabular": "divekit.train.tabular:predict_tabular",
+                               "text": "divekit.train.text:predict_text"}
 
 
 def kind_of(dataset: str) -> str:

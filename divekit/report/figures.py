@@ -1,0 +1,115 @@
+"""The report's figures, each rendered to PNG bytes: curves, learning rate, confusion matrix, image tiles.
+
+Curves take ``series``: a mapping ``label -> history`` (one metrics row per epoch). One run is
+``{"": history}``; a comparison or the folds of k-fold cross-validation are several labelled histories,
+overlaid with one colour per label (train solid, validation dashed, test dotted).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from divekit.report.plots import figure_png, pyplot
+
+SPLITS = (("train", "-", "o"), ("valid", "--", "s"), ("test", ":", "^"))
+LABELS = {"loss": "loss", "acc": "accuracy", "log_rmse": "log RMSE", "rmse": "RMSE"}
+
+History = list[dict[str, Any]]
+
+
+def metrics_in(series: dict[str, History]) -> list[str]:
+    """Metric names (``loss``, ``acc``, …) measured on at least one split, in a stable order."""
+    found = dict.fromkeys(key.split("_", 1)[1] for h in series.values() for row in h for key in row
+                          if key.split("_", 1)[0] in ("train", "valid", "test") and "_" in key)
+    return sorted(found, key=lambda m: (m != "loss", m != "acc", m))
+
+
+def _column(history: History, key: str) -> list[float]:
+    return [float(r.get(key, math.nan)) for r in history]
+
+
+def integer_epochs(ax) -> None:
+    """Whole-number ticks on the epoch axis (a 1-epoch run must not read 0.96 … 1.04)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+
+
+def curves_png(series: dict[str, History], metrics: Sequence[str] | None = None, title: str = "") -> bytes | None:
+    """One panel per metric; every (label, split) pair that was measured is a line against the epoch."""
+    metrics = list(metrics or metrics_in(series))
+    if not metrics or not any(series.values()):
+        return None
+    plt = pyplot()
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.6), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        for i, (label, history) in enumerate(series.items()):
+            epochs = [r.get("epoch", j + 1) for j, r in enumerate(history)]
+            for split, line, marker in SPLITS:
+                key = f"{split}_{metric}"
+                if any(key in r for r in history):
+                    name = f"{label} {split}".strip()
+                    colour = colours[i % len(colours)] if len(series) > 1 else None
+                    ax.plot(epochs, _column(history, key), linestyle=line if len(series) > 1 else "-",
+                            marker=marker, markersize=3, color=colour, label=name)
+        integer_epochs(ax)
+        ax.set_ylabel(LABELS.get(metric, metric))
+        ax.set_title(f"{title} {LABELS.get(metric, metric)}".strip())
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7 if len(series) > 2 else 9)
+    return figure_png(fig)
+
+
+def lr_png(series: dict[str, History]) -> bytes | None:
+    """The learning rate of each epoch's last step (metrics.csv's ``lr`` column)."""
+    if not any("lr" in r for h in series.values() for r in h):
+        return None
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.2, 3.2))
+    for label, history in series.items():
+        if any("lr" in r for r in history):
+            ax.plot([r.get("epoch", j + 1) for j, r in enumerate(history)], _column(history, "lr"), "-o",
+                    markersize=3, label=label or "lr")
+    integer_epochs(ax)
+    ax.set_ylabel("learning rate (end of epoch)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return figure_png(fig)
+
+
+def confusion_png(matrix, classes: Sequence[str]) -> bytes:
+    """Counts of (true row, predicted column) with each cell annotated; the diagonal is what went right."""
+    plt = pyplot()
+    n = len(classes)
+    size = max(4.0, 0.5 * n + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    im = ax.imshow(matrix, cmap="Blues")
+    top = max(int(matrix.max()), 1)
+    if n <= 20:
+        for i in range(n):
+            for j in range(n):
+                value = int(matrix[i, j])
+                ax.text(j, i, str(value), ha="center", va="center", fontsize=7 if n > 10 else 8,
+                        color="white" if value > top / 2 else "black")
+    ax.set_xticks(range(n), [str(c) for c in classes], rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(n), [str(c) for c in classes], fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    return figure_png(fig)
+
+
+def tile_png(image) -> bytes:
+    """One image ``uint8 [C, H, W]`` (C = 1 or 3) as a small PNG, pixels unchanged."""
+    from PIL import Image
+
+    array = image.numpy() if hasattr(image, "numpy") else image
+    pil = Image.fromarray(array[0] if array.shape[0] == 1 else array.transpose(1, 2, 0))
+    buf = io.BytesIO()
+    pil.save(buf, format="PNG")
+    return buf.getvalue()

@@ -1,0 +1,152 @@
+"""``report.html`` of one run: config, environment, final metrics, curves, learning rate, confusion matrix,
+misclassified test images, per-class accuracy, timing, and the per-fold table of k-fold runs.
+
+The page is one self-contained file (images are base64 PNG, styles inline) written atomically next to
+the run's other files.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from divekit.report import html as h
+from divekit.report.figures import confusion_png, curves_png, lr_png, tile_png
+from divekit.report.rundata import Predictions, RunData, image_predictions, load_run_data
+from divekit.runs import write_text
+
+MAX_MISTAKES = 48
+HEADLINE = (("test_acc", "test accuracy"), ("valid_acc", "validation accuracy"), ("test_loss", "test loss"),
+            ("valid_loss", "validation loss"), ("valid_log_rmse", "validation log RMSE"),
+            ("train_acc", "train accuracy"), ("train_loss", "train loss"))
+
+
+def headline(final: dict[str, Any]) -> dict[str, str]:
+    """The few numbers shown big at the top (up to four, in order of interest)."""
+    found = {label: h.fmt(final[key]) for key, label in HEADLINE if isinstance(final.get(key), (int, float))}
+    return dict(list(found.items())[:4])
+
+
+def timing(run: RunData) -> dict[str, Any]:
+    """Seconds of training, examples/s and seconds per epoch, from summary.json."""
+    s = run.summary
+    epochs = len(run.history)
+    out: dict[str, Any] = {}
+    if "train_seconds" in s:
+        out["training time (s)"] = s["train_seconds"]
+        if epochs:
+            out["time per epoch (s)"] = round(float(s["train_seconds"]) / epochs, 3)
+    for key, label in (("total_seconds", "total time incl. data loading (s)"),
+                       ("examples_per_second", "training examples / s"), ("seconds", "total time (s)")):
+        if key in s:
+            out[label] = s[key]
+    if epochs:
+        out["epochs run"] = epochs
+    return out
+
+
+def fold_table(run: RunData) -> str:
+    """Per-fold final metrics, then mean and standard deviation over the folds."""
+    folds = [f for f in run.summary.get("folds", []) if isinstance(f, dict)]
+    if not folds:
+        return h.para("summary.json has no per-fold results.")
+    keys = list(dict.fromkeys(k for f in folds for k in (f.get("final") or {}) if k.startswith(("train_", "valid_"))))
+    rows = [[f.get("fold"), f.get("epochs_run"), *[(f.get("final") or {}).get(k) for k in keys]] for f in folds]
+    mean, std = run.summary.get("mean", {}), run.summary.get("std", {})
+    rows += [["mean", None, *[mean.get(k) for k in keys]], ["std", None, *[std.get(k) for k in keys]]]
+    parts = [h.table(("fold", "epochs", *keys), rows)]
+    for text in [run.summary.get("overfitting")] + [f.get("overfitting") for f in folds]:
+        if text:
+            parts.append(h.para(str(text)))
+            break
+    return "".join(parts)
+
+
+def per_class(pred: Predictions) -> str:
+    """Accuracy of each true class, with a bar, from the recomputed predictions."""
+    cm = pred.confusion()
+    rows = []
+    for i, name in enumerate(pred.classes):
+        total = int(cm[i].sum())
+        acc = int(cm[i, i]) / total if total else float("nan")
+        rows.append((name, total, acc))
+    body = "".join(
+        f"<tr><td>{h.esc(n)}</td><td class=\"num\">{t}</td><td class=\"num\">{h.esc(h.fmt(a))}</td>"
+        f"<td><span class=\"bar\" style=\"width:{0 if a != a else round(a * 200)}px\"></span></td></tr>"
+        for n, t, a in rows)
+    return ("<table><thead><tr><th>class</th><th>test examples</th><th>accuracy</th><th></th></tr></thead>"
+            f"<tbody>{body}</tbody></table>")
+
+
+def mistakes(pred: Predictions, limit: int = MAX_MISTAKES) -> str:
+    """A grid of the first ``limit`` misclassified test images (stored order), captioned true → predicted."""
+    wrong = (pred.labels != pred.predicted).nonzero().flatten().tolist()
+    if not wrong:
+        return h.para("No test image was misclassified.")
+    figures = []
+    for i in wrong[:limit]:
+        true, guess = pred.classes[int(pred.labels[i])], pred.classes[int(pred.predicted[i])]
+        figures.append(f"<figure>{h.img(tile_png(pred.images[i]), f'test image {i}')}<figcaption>#{i}<br>"
+                       f"true <b class=\"good\">{h.esc(true)}</b><br>pred <b class=\"bad\">{h.esc(guess)}</b>"
+                       "</figcaption></figure>")
+    note = f"{len(wrong)} of {len(pred.labels)} test images misclassified; the first {len(figures)} in test order:"
+    return h.para(note) + f'<div class="grid">{"".join(figures)}</div>'
+
+
+def prediction_sections(pred: Predictions, recorded: Any) -> list[str]:
+    check = f"recomputed test accuracy {h.fmt(pred.accuracy)}"
+    if isinstance(recorded, (int, float)):
+        check += f" (recorded at the end of training: {h.fmt(recorded)})"
+    return [h.section("Confusion matrix (test set)", h.para(check),
+                      h.img(confusion_png(pred.confusion().numpy(), pred.classes), "confusion matrix"),
+                      anchor="confusion"),
+            h.section("Per-class accuracy", per_class(pred), anchor="per-class"),
+            h.section("Misclassified test images", mistakes(pred), anchor="mistakes")]
+
+
+def curve_sections(run: RunData) -> list[str]:
+    series = dict(run.folds) if run.is_kfold and run.folds else {"": run.history}
+    parts = []
+    curves = curves_png(series)
+    if curves:
+        what = "each fold, train vs validation" if run.is_kfold else "train vs validation/test, per epoch"
+        parts.append(h.section("Loss and accuracy curves", h.para(what), h.img(curves, "loss and accuracy curves"),
+                               anchor="curves"))
+    lr = lr_png(series if run.is_kfold else {"lr": run.history})
+    if lr:
+        parts.append(h.section("Learning rate", h.img(lr, "learning-rate curve"), anchor="lr"))
+    return parts
+
+
+def build_report(run: RunData, predictions: bool = True) -> str:
+    """The HTML text of ``run``'s report; ``predictions=False`` skips rerunning the model."""
+    final = run.final
+    kind = "k-fold cross-validation" if run.is_kfold else "training run"
+    data = run.meta.get("dataset") or run.config.get("data")
+    subtitle = f"{kind} · model {run.config.get('model', '?')} · data {data} · {run.path}"
+    sections = [h.cards(headline(final)) if headline(final) else ""]
+    sections.append(h.section("Final metrics", h.key_values(final) if final else h.para("no metrics recorded"),
+                              anchor="final"))
+    if run.is_kfold:
+        sections.append(h.section(f"Folds (k = {run.summary.get('k', len(run.folds))})", fold_table(run),
+                                  anchor="folds"))
+    sections += curve_sections(run)
+    pred = image_predictions(run) if predictions else None
+    if pred is not None:
+        sections += prediction_sections(pred, final.get("test_acc"))
+    if timing(run):
+        sections.append(h.section("Timing", h.key_values(timing(run)), anchor="timing"))
+    sections.append(h.section("Configuration", h.key_values(run.config), anchor="config"))
+    if run.meta:
+        sections.append(h.section("Run details", h.key_values(run.meta), anchor="meta"))
+    if run.environment:
+        sections.append(h.section("Environment", h.key_values(run.environment), anchor="environment"))
+    return h.page(f"divekit report: {run.name}", subtitle, sections,
+                  footer=f"written by divekit report on {time.strftime('%Y-%m-%d %H:%M:%S')}")
+
+
+def write_report(run_dir: str | Path, out: str | Path | None = None, predictions: bool = True) -> Path:
+    """Write ``RUN/report.html`` (or ``out``) for the run in ``run_dir`` and return its path."""
+    run = load_run_data(run_dir)
+    return write_text(Path(out) if out else run.path / "report.html", build_report(run, predictions))

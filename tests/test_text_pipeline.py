@@ -1,0 +1,117 @@
+"""The text pipeline end to end on a small synthetic IMDb archive: CLI train → run directory → predict."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import tarfile
+
+import pytest
+import torch
+
+from divekit.cli import main
+from divekit.data.text import Vocab
+from divekit.errors import ConfigError
+from divekit.train.config import TrainConfig
+from divekit.train.text import classify, load_text_run, text_config, train_text_run
+
+GOOD = ["great", "wonderful", "loved", "superb", "brilliant"]
+BAD = ["awful", "boring", "hated", "terrible", "dull"]
+FILLER = ["the", "movie", "film", "was", "a", "plot", "actor", "and", "it", "scene"]
+
+
+def review(rng: random.Random, words: list[str]) -> str:
+    body = [rng.choice(FILLER) for _ in range(rng.randint(4, 30))]
+    for _ in range(3):
+        body.insert(rng.randrange(len(body) + 1), rng.choice(words))
+    return " ".join(body).capitalize() + ("!" if rng.random() < 0.5 else ".") + "<br />"
+
+
+@pytest.fixture(scope="module")
+def imdb_dir(tmp_path_factory):
+    """``DIR/aclImdb/aclImdb_train_test.tar.gz`` with 120 train and 60 test reviews, and a tiny GloVe file."""
+    root = tmp_path_factory.mktemp("text-data")
+    (root / "aclImdb").mkdir()
+    rng = random.Random(0)
+    with tarfile.open(root / "aclImdb" / "aclImdb_train_test.tar.gz", "w:gz") as tar:
+        for split, n in (("train", 60), ("test", 30)):
+            for label, words in (("pos", GOOD), ("neg", BAD)):
+                for i in range(n):
+                    data = review(rng, words).encode("utf-8")
+                    info = tarfile.TarInfo(f"aclImdb/{split}/{label}/{i}_{8 if label == 'pos' else 2}.txt")
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+    gen = torch.Generator().manual_seed(0)
+    lines = [f"{w} " + " ".join(f"{v:.4f}" for v in torch.randn(8, generator=gen).tolist())
+             for w in GOOD[:3] + BAD[:3] + FILLER + ["!", "."]]
+    (root / "glove8.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def train(imdb_dir, tmp_path, *extra: str) -> str:
+    runs = tmp_path / "runs"
+    args = ["train", "--data", "imdb", "--data-dir", str(imdb_dir), "--runs-dir", str(runs), "--name", "r",
+            "--batch-size", "16", "--threads", "1", *extra]
+    assert main(args) == 0
+    return str(runs / "r")
+
+
+def train_bilstm(imdb_dir, tmp_path) -> str:
+    """Through the API: model options (a small LSTM, fine-tuned vectors) have no CLI flags."""
+    config = TrainConfig(data="imdb", data_dir=str(imdb_dir), model="bilstm", epochs=6, lr=0.02, batch_size=16,
+                         threads=1, data_options={"embedding": str(imdb_dir / "glove8.txt"), "max_len": 40},
+                         model_options={"num_hiddens": 16, "freeze": False})
+    run_dir, state = train_text_run(config, tmp_path / "runs", "r")
+    assert state.model.embedding.weight.requires_grad  # freeze=False reached the model
+    return str(run_dir)
+
+
+@pytest.mark.parametrize("model", ["textcnn", "bilstm"])
+def test_train_then_predict_text(imdb_dir, tmp_path, capsys, model):
+    if model == "textcnn":
+        run = train(imdb_dir, tmp_path, "--model", model, "--embedding", str(imdb_dir / "glove8.txt"),
+                    "--epochs", "6", "--lr", "0.01")
+    else:
+        run = train_bilstm(imdb_dir, tmp_path)
+    out = capsys.readouterr()
+    assert "of the" in out.out and "vocabulary words found" in out.out  # the coverage line
+    for f in ("config.json", "metrics.csv", "model.safetensors", "curves.png", "summary.json", "vocab.json"):
+        assert (tmp_path / "runs" / "r" / f).is_file(), f
+    meta = json.loads((tmp_path / "runs" / "r" / "config.json").read_text())["meta"]
+    assert meta["embedding_coverage"] == pytest.approx(18 / 22) and meta["vocab_size"] == 24
+    assert meta["build_options"]["embed_size"] == 8 and meta["text_defaults_applied"]["opt"] == "adam"
+    summary = json.loads((tmp_path / "runs" / "r" / "summary.json").read_text())
+    assert summary["final"]["test_acc"] >= 0.8, summary  # an easy task (chance: 0.5)
+
+    assert main(["predict", run, "--text", "A great, wonderful film!", "--text", "Boring and awful."]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("pos\t") and lines[1].startswith("neg\t")
+    assert 0.5 < float(lines[0].split("\t")[1]) <= 1.0
+    assert main(["predict", run, "--data-dir", str(imdb_dir)]) == 0
+    rows = (tmp_path / "runs" / "r" / "predictions.csv").read_text().splitlines()
+    assert rows[0] == "index,label,class,probability,true_label" and len(rows) == 61
+
+
+def test_saved_vocabulary_maps_new_text_like_training(imdb_dir, tmp_path):
+    run = train(imdb_dir, tmp_path, "--model", "textcnn", "--epochs", "1")
+    model, config, meta, vocab = load_text_run(tmp_path / "runs" / "r", "cpu")
+    assert vocab.idx_to_token == Vocab.load(tmp_path / "runs" / "r" / "vocab.json").idx_to_token
+    assert config.data_options["max_len"] == 500 and meta["embedding"] is None
+    probs = classify(model, vocab, ["great great", "never seen words here", ""], config.data_options)
+    assert probs.shape == (3, 2) and torch.allclose(probs.sum(1), torch.ones(3))
+    assert run.endswith("r")
+
+
+def test_text_config_defaults_and_refusals():
+    config, options, applied = text_config(TrainConfig(data="imdb", model="bilstm", epochs=4))
+    assert (config.opt, config.lr, config.batch_size, config.epochs) == ("adam", 0.01, 64, 4)  # --epochs 4 kept
+    assert options["max_len"] == 500 and "epochs" not in applied and not config.tta_flip
+    kept, _, none = text_config(TrainConfig(data="imdb", model="textcnn", lr=0.003))  # one flag given: all kept
+    assert (kept.opt, kept.lr, kept.batch_size, none) == ("sgd", 0.003, 256, {})
+    with pytest.raises(ConfigError, match="not a text model"):
+        text_config(TrainConfig(data="imdb", model="lenet"))
+    with pytest.raises(ConfigError, match="not text options"):
+        text_config(TrainConfig(data="imdb", model="bilstm", data_options={"maxlen": 10}))
+    with pytest.raises(ConfigError, match="max_len"):
+        text_config(TrainConfig(data="imdb", model="bilstm", data_options={"max_len": 0}))
