@@ -7,7 +7,7 @@ SHARED := $(abspath ../shared/datasets)
 export DIVEKIT_DATA ?= $(if $(wildcard $(SHARED)/fashion-mnist),$(SHARED),)
 export MPLBACKEND ?= Agg
 
-.PHONY: demo test test-slow test-browser lint bench clean
+.PHONY: demo test test-slow test-browser lint bench clean book
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,3 +48,8 @@ bench: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
+
+# The book's chapter code against divekit.d2l (see docs/book.md). pandas is the Kaggle chapter's own import.
+book: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet pandas
+	nice -n 19 $(BIN)/python tests/book/run_chapters.py $(CHAPTERS)

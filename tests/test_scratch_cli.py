@@ -35,6 +35,7 @@ def test_no_lesson_lists_them_all(capsys):
         "rnn",
         "init",
         "optimizers",
+        "overfit",
     }
 
 

@@ -20,7 +20,6 @@ from divekit.data.text import (
     fit_encode,
     pad_truncate,
     tokenize,
-    tokenize_all,
 )
 from divekit.errors import CheckpointError, ConfigError
 
@@ -32,6 +31,10 @@ REVIEWS = [
     "",
     "great great great movie",
 ]
+
+
+def tokenize_all(texts):
+    return [tokenize(t) for t in texts]
 
 
 # --- tokenisation -----------------------------------------------------------------------------------------

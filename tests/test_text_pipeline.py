@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import random
@@ -14,7 +15,7 @@ from divekit.cli import main
 from divekit.data.text import Vocab
 from divekit.errors import ConfigError
 from divekit.train.config import TrainConfig
-from divekit.train.text import classify, load_text_run, text_config, train_text_run
+from divekit.train.text import classify, eval_text, load_text_run, text_config, train_text_run
 
 GOOD = ["great", "wonderful", "loved", "superb", "brilliant"]
 BAD = ["awful", "boring", "hated", "terrible", "dull"]
@@ -52,15 +53,16 @@ def imdb_dir(tmp_path_factory):
 def train(imdb_dir, tmp_path, *extra: str) -> str:
     runs = tmp_path / "runs"
     args = ["train", "--data", "imdb", "--data-dir", str(imdb_dir), "--runs-dir", str(runs), "--name", "r",
-            "--batch-size", "16", "--threads", "1", *extra]
+            "--threads", "1", *extra]
     assert main(args) == 0
     return str(runs / "r")
 
 
 def train_bilstm(imdb_dir, tmp_path) -> str:
     """Through the API: model options (a small LSTM, fine-tuned vectors) have no CLI flags."""
-    config = TrainConfig(data="imdb", data_dir=str(imdb_dir), model="bilstm", epochs=6, lr=0.02, batch_size=16,
-                         threads=1, data_options={"embedding": str(imdb_dir / "glove8.txt"), "max_len": 40},
+    config = TrainConfig(data="imdb", data_dir=str(imdb_dir), model="bilstm", epochs=6, opt="adam", lr=0.02,
+                         batch_size=16, threads=1,
+                         data_options={"embedding": str(imdb_dir / "glove8.txt"), "max_len": 40},
                          model_options={"num_hiddens": 16, "freeze": False})
     run_dir, state = train_text_run(config, tmp_path / "runs", "r")
     assert state.model.embedding.weight.requires_grad  # freeze=False reached the model
@@ -71,7 +73,7 @@ def train_bilstm(imdb_dir, tmp_path) -> str:
 def test_train_then_predict_text(imdb_dir, tmp_path, capsys, model):
     if model == "textcnn":
         run = train(imdb_dir, tmp_path, "--model", model, "--embedding", str(imdb_dir / "glove8.txt"),
-                    "--epochs", "6", "--lr", "0.01")
+                    "--epochs", "6", "--opt", "adam", "--lr", "0.01", "--batch-size", "16")
     else:
         run = train_bilstm(imdb_dir, tmp_path)
     out = capsys.readouterr()
@@ -80,7 +82,7 @@ def test_train_then_predict_text(imdb_dir, tmp_path, capsys, model):
         assert (tmp_path / "runs" / "r" / f).is_file(), f
     meta = json.loads((tmp_path / "runs" / "r" / "config.json").read_text())["meta"]
     assert meta["embedding_coverage"] == pytest.approx(18 / 22) and meta["vocab_size"] == 24
-    assert meta["build_options"]["embed_size"] == 8 and meta["text_defaults_applied"]["opt"] == "adam"
+    assert meta["build_options"]["embed_size"] == 8 and meta["text_defaults_applied"] == {}
     summary = json.loads((tmp_path / "runs" / "r" / "summary.json").read_text())
     assert summary["final"]["test_acc"] >= 0.8, summary  # an easy task (chance: 0.5)
 
@@ -91,6 +93,9 @@ def test_train_then_predict_text(imdb_dir, tmp_path, capsys, model):
     assert main(["predict", run, "--data-dir", str(imdb_dir)]) == 0
     rows = (tmp_path / "runs" / "r" / "predictions.csv").read_text().splitlines()
     assert rows[0] == "index,label,class,probability,true_label" and len(rows) == 61
+    capsys.readouterr()
+    assert eval_text(argparse.Namespace(run=run, runs_dir="runs", data_dir=None, device="cpu")) == 0
+    assert f"test accuracy {summary['final']['test_acc']:.4f}" in capsys.readouterr().out  # same as in training
 
 
 def test_saved_vocabulary_maps_new_text_like_training(imdb_dir, tmp_path):
@@ -98,6 +103,8 @@ def test_saved_vocabulary_maps_new_text_like_training(imdb_dir, tmp_path):
     model, config, meta, vocab = load_text_run(tmp_path / "runs" / "r", "cpu")
     assert vocab.idx_to_token == Vocab.load(tmp_path / "runs" / "r" / "vocab.json").idx_to_token
     assert config.data_options["max_len"] == 500 and meta["embedding"] is None
+    assert (config.opt, config.lr, config.batch_size) == ("adam", 0.001, 64) == tuple(
+        meta["text_defaults_applied"][k] for k in ("opt", "lr", "batch_size"))  # no optimisation flag given
     probs = classify(model, vocab, ["great great", "never seen words here", ""], config.data_options)
     assert probs.shape == (3, 2) and torch.allclose(probs.sum(1), torch.ones(3))
     assert run.endswith("r")

@@ -99,9 +99,9 @@ def _pandas_book_compat() -> None:
         return
     import pandas as pd
 
-    if hasattr(pd.options, "future") and hasattr(pd.options.future, "infer_string"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the option is deprecated (to go in pandas 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the option is deprecated (to go in pandas 4)
+        if hasattr(pd.options, "future") and hasattr(pd.options.future, "infer_string"):
             pd.options.future.infer_string = False
 
 

@@ -71,7 +71,7 @@ def train_epoch_ch3(net, train_iter, loss, updater) -> tuple[float, float]:
         else:
             l.sum().backward()
             updater(X.shape[0])
-        metric.add(float(l.sum()), accuracy(y_hat, y), y.numel())
+        metric.add(float(l.detach().sum()), accuracy(y_hat, y), y.numel())
     return metric[0] / metric[2], metric[1] / metric[2]
 
 

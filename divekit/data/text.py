@@ -26,7 +26,6 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -76,12 +75,6 @@ def tokenize(text: str, level: str = "word", lower: bool = True, punctuation: st
     return out
 
 
-def tokenize_all(texts: Iterable[str], level: str = "word", lower: bool = True,
-                 punctuation: str = "split") -> list[list[str]]:
-    """``tokenize`` applied to every text."""
-    return [tokenize(t, level, lower, punctuation) for t in texts]
-
-
 class Vocab:
     """Token ↔ index mapping built from token counts.
 
@@ -108,10 +101,7 @@ class Vocab:
     @classmethod
     def build(cls, token_lists: Iterable[Sequence[str]], min_freq: int = 1, **kwargs: Any) -> Vocab:
         """Count the tokens of every list in ``token_lists`` and build the vocabulary."""
-        counts: Counter = Counter()
-        for tokens in token_lists:
-            counts.update(tokens)
-        return cls(counts, min_freq, **kwargs)
+        return cls(Counter(t for tokens in token_lists for t in tokens), min_freq, **kwargs)
 
     @classmethod
     def from_texts(cls, texts: Sequence[str], min_freq: int = 1, level: str = "word", lower: bool = True,
@@ -168,13 +158,12 @@ class Vocab:
     @classmethod
     def load(cls, path: str | os.PathLike) -> Vocab:
         path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"{path}: vocabulary file not found")
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise CheckpointError(f"{path}: vocabulary file not found") from None
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")), str(path))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise CheckpointError(f"{path}: not valid JSON ({e})") from None
-        return cls.from_dict(raw, str(path))
 
 
 def pad_truncate(id_lists: Sequence[Sequence[int]], max_len: int, pad_id: int = 0) -> torch.Tensor:
@@ -196,8 +185,8 @@ def pad_truncate(id_lists: Sequence[Sequence[int]], max_len: int, pad_id: int = 
 # Each text is tokenised once. ASCII texts (nearly all of IMDb) are tokenised with numpy on bytes and one
 # ``bytes.split`` instead of a regex match per token (about half the CPU); the byte classes come from the
 # very regexes ``tokenize`` uses and the tests check both paths agree. Other texts take ``tokenize``.
-# Tokens become ids through one dict: bytes keys from the fast path, str keys from the other, and -1 marks
-# the end of each text in the flat id array of a chunk.
+# Tokens become ids through two dicts (bytes tokens from the fast path, str from the other); -1 marks the
+# end of each text in the flat id array of a chunk.
 _CHUNK = 2000
 WORD, SPACE, PUNCT, APOS = 0, 1, 2, 3
 
@@ -270,36 +259,27 @@ class _Ids(dict):
         return n
 
 
-@dataclass
-class _Lookup:
-    """Two token → id maps: bytes tokens from the fast path (``b"\\0"`` ends a text: -1), str from the other."""
-
-    by_bytes: _Ids
-    by_str: _Ids
-
-    @classmethod
-    def of(cls, tokens: Sequence[str] | None = None) -> _Lookup:
-        """Ids of a fixed vocabulary, or (``None``) ids handed out to tokens as they are first seen."""
-        if tokens is None:
-            counter = itertools.count()
-            return cls(_Ids([(b"\0", -1)], counter), _Ids((), counter))
-        # the marker goes last: a NUL token of the vocabulary (from a text of the other path) must not hide it
-        return cls(_Ids([*((t.encode("utf-8"), i) for i, t in enumerate(tokens)), (b"\0", -1)]),
-                   _Ids((t, i) for i, t in enumerate(tokens)))
-
-    def items(self) -> Iterator[tuple[str, int]]:
-        """(token as str, id) for every entry except the end-of-text marker."""
-        yield from self.by_str.items()
-        for key, i in self.by_bytes.items():
-            if i >= 0:
-                yield key.decode("ascii"), i
+def _lookups(tokens: Sequence[str] | None) -> tuple[_Ids, _Ids]:
+    """(bytes → id, str → id) for a fixed vocabulary, or (``None``) handing out ids as tokens are first seen.
+    ``b"\\0"`` → -1 goes last so that a NUL token of the vocabulary (from a regex-path text) cannot hide it."""
+    if tokens is None:
+        counter = itertools.count()
+        return _Ids([(b"\0", -1)], counter), _Ids((), counter)
+    return (_Ids([*((t.encode("utf-8"), i) for i, t in enumerate(tokens)), (b"\0", -1)]),
+            _Ids((t, i) for i, t in enumerate(tokens)))
 
 
-def _id_chunks(texts: Sequence[str], lookup: _Lookup, level: str, lower: bool,
+def _provisional(lookups: tuple[_Ids, _Ids]) -> Iterator[tuple[str, int]]:
+    """(token, id) of every entry but the end-of-text marker."""
+    yield from lookups[1].items()
+    yield from ((key.decode("ascii"), i) for key, i in lookups[0].items() if i >= 0)
+
+
+def _id_chunks(texts: Sequence[str], lookup: tuple[_Ids, _Ids], level: str, lower: bool,
                punctuation: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Per chunk: (indices of its texts, their ids as one flat array with -1 after each text)."""
     _check_options(level, punctuation)
-    get_bytes, get_str = lookup.by_bytes.__getitem__, lookup.by_str.__getitem__
+    get_bytes, get_str = lookup[0].__getitem__, lookup[1].__getitem__
     for start in range(0, len(texts), _CHUNK):
         chunk = texts[start:start + _CHUNK]
         fast = [i for i, t in enumerate(chunk) if level == "word" and t.isascii() and "\0" not in t]
@@ -336,18 +316,18 @@ def encode_texts(texts: Sequence[str], vocab: Vocab, max_len: int, level: str = 
                  punctuation: str = "split") -> torch.Tensor:
     """Raw texts → ``int64 [N, max_len]`` ids with ``vocab`` (tokenise, index, keep the first ``max_len``,
     pad with ``<pad>`` = 0); the same as ``pad_truncate([vocab.encode(tokenize(t)) for t in texts])``."""
-    lookup = _Lookup.of(vocab.idx_to_token)
+    lookup = _lookups(vocab.idx_to_token)
     return _assemble(list(_id_chunks(texts, lookup, level, lower, punctuation)), len(texts), max_len)
 
 
 def _count(texts: Sequence[str], level: str, lower: bool, punctuation: str):
     """Tokenise once with growing ids: (token counts, the lookup, the id chunks)."""
-    lookup = _Lookup.of(None)
+    lookup = _lookups(None)
     parts = list(_id_chunks(texts, lookup, level, lower, punctuation))
-    n_ids = len(lookup.by_bytes) + len(lookup.by_str)
+    n_ids = len(lookup[0]) + len(lookup[1])
     by_id = np.bincount(np.concatenate([f[f >= 0] for _, f in parts] or [np.zeros(0, np.int64)]), minlength=n_ids)
     counts: Counter = Counter()
-    for token, i in lookup.items():
+    for token, i in _provisional(lookup):
         counts[token] += int(by_id[i])  # a token seen on both paths has two ids
     return counts, lookup, parts
 
@@ -367,22 +347,21 @@ def fit_encode(texts: Sequence[str], max_len: int, min_freq: int = 1, max_size: 
     """
     counts, lookup, parts = _count(texts, level, lower, punctuation)
     vocab = Vocab(counts, min_freq, max_size=max_size)
-    remap = np.ones(len(lookup.by_bytes) + len(lookup.by_str) + 1, dtype=np.int64)  # provisional → final id
-    for token, i in lookup.items():
+    remap = np.ones(len(lookup[0]) + len(lookup[1]) + 1, dtype=np.int64)  # provisional → final id
+    for token, i in _provisional(lookup):
         remap[i] = vocab[token]
     remap[-1] = -1  # so that the end-of-text marker -1 maps to itself
     return vocab, _assemble([(idx, remap[flat]) for idx, flat in parts], len(texts), max_len)
 
 
 class TokenLoader:
-    """Batches ``(ids int64 [B, T], labels int64 [B])`` from in-memory tensors: ``TensorLoader``'s interface
-    (``len``, ``set_epoch``, iteration) without its float conversion.
+    """Batches ``(ids int64 [B, T], labels int64 [B])``: ``TensorLoader``'s interface (``len``, ``set_epoch``,
+    iteration) without its float conversion. Epoch ``e`` is seeded with ``seed * 1_000_003 + e``.
 
-    With ``bucket=True`` each batch holds reviews of similar length and is cut to its longest one, so little
-    time goes into padding (about 2× faster for IMDb at ``max_len=500``): when shuffling, the seeded
-    permutation is cut into pools of 50 batches, each pool sorted by length and split into batches, and the
-    batches shuffled; without shuffling the order is simply by length (fine for evaluation, which does not
-    depend on order). Epoch ``e`` is seeded with ``seed * 1_000_003 + e``, so any epoch can be replayed alone.
+    ``bucket=True`` puts texts of similar length together and cuts each batch to its longest text, so little
+    time goes into padding (~2× faster on IMDb at ``max_len=500``): shuffled, the permutation is cut into pools
+    of 50 batches, each sorted by length and split, and the batches shuffled; unshuffled, the order is by
+    length (fine for evaluation, which does not depend on order).
     """
 
     def __init__(self, ids: torch.Tensor, labels: torch.Tensor, batch_size: int, shuffle: bool = False,

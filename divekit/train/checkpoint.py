@@ -47,6 +47,7 @@ WRITE_DELAY = "DIVEKIT_TEST_WRITE_DELAY"
 
 
 def checkpoint_path(run_dir: str | os.PathLike) -> Path:
+    """``RUN/checkpoint/last.safetensors``."""
     return Path(run_dir) / CHECKPOINT_DIR / CHECKPOINT_FILE
 
 
@@ -85,6 +86,7 @@ class Checkpointer:
         self.save(state)
 
     def save(self, state: State) -> Path:
+        """Write the checkpoint of ``state`` atomically; returns its path."""
         if state.guard is not None:
             state.guard.check()
         from safetensors.torch import save
@@ -102,7 +104,8 @@ class Checkpointer:
             if state.step == self.kill_in_write:
                 f.flush()
                 _die()
-            time.sleep(self.delay)
+            if self.delay:
+                time.sleep(self.delay)
             f.write(data[half:])
 
         try:

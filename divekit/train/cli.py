@@ -64,6 +64,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also checkpoint every N steps (default: at each epoch end only)")
     g.add_argument("--on-nan", choices=("stop", "skip"),
                    help="when a loss or gradient is NaN/Inf: stop, naming the step (default), or skip the step")
+    from divekit.train.cli_kfold import add_tabular_arguments
+
+    add_tabular_arguments(p)
 
 
 CONFIG_KEYS = ("data", "data_dir", "valid_fraction", "resize", "augment_crop", "augment_flip", "tta_flip", "model",
@@ -117,7 +120,9 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         resume, config = resume_target(args)
     else:
-        resume, config = None, config_from_args(args)
+        from divekit.train.cli_kfold import training_config
+
+        resume, config = None, training_config(args)
     kind = kind_of(config.data)
     train_run = trainer_for(kind)
     options = {k: v for k, v in (("resume", resume), ("checkpoint_every", args.checkpoint_every),
@@ -139,4 +144,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"run: {run_dir}")
     if acc is not None:
         print(f"test accuracy: {acc:.4f}  ({state.seconds:.1f}s training)")
+    else:
+        shown = {k: v for k, v in final.items() if k not in ("epoch", "step", "lr")}
+        print("final: " + "  ".join(f"{k} {v:.4f}" for k, v in shown.items()) + f"  ({state.seconds:.1f}s training)")
     return 0

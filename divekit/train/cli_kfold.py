@@ -46,7 +46,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--monitor", help="metric for --patience (default: valid_log_rmse for tabular data, else "
                                      "valid_loss)")
     g.add_argument("--verbose", action="store_true", help="print every epoch of every fold")
-    add_tabular_arguments(p)
 
 
 def tabular_options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -60,14 +59,22 @@ def tabular_options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
 
 def kfold_config(args: argparse.Namespace):
     """The TrainConfig of every fold: ``divekit train``'s, with tabular defaults for CSV data."""
+    from divekit.errors import ConfigError
+
+    if args.valid_fraction:
+        raise ConfigError("--valid-fraction does not apply to kfold: each fold is the validation set of one round")
+    return training_config(args)
+
+
+def training_config(args: argparse.Namespace):
+    """The TrainConfig of ``divekit train`` (and of each k-fold round): the recipe, the flags given, and for
+    tabular data the book's house-prices defaults for flags not given."""
     from dataclasses import replace
 
     from divekit.errors import ConfigError
     from divekit.train.cli import CONFIG_KEYS, config_from_args
     from divekit.train.tasks import kind_of
 
-    if args.valid_fraction:
-        raise ConfigError("--valid-fraction does not apply to kfold: each fold is the validation set of one round")
     data_options, model_options = tabular_options(args)
     if kind_of(args.data) != "tabular":
         config = config_from_args(args)

@@ -82,11 +82,12 @@ def _encode(config: TrainConfig, options: dict[str, Any]):
         raise ConfigError(f"--data {config.data}: the text pipeline reads imdb")
     t0 = time.perf_counter()
     splits = load_imdb(config.data_dir)
-    t1 = time.perf_counter()
+    t1, cpu = time.perf_counter(), time.process_time()
     tok = {k: options[k] for k in ("level", "lower", "punctuation")}
     vocab, train_ids = fit_encode(splits["train"].texts, options["max_len"], options["min_freq"], **tok)
     test_ids = encode_texts(splits["test"].texts, vocab, options["max_len"], **tok)
-    timing = {"read_seconds": round(t1 - t0, 3), "tokenize_seconds": round(time.perf_counter() - t1, 3)}
+    timing = {"read_seconds": round(t1 - t0, 3), "tokenize_seconds": round(time.perf_counter() - t1, 3),
+              "tokenize_cpu_seconds": round(time.process_time() - cpu, 3)}
     return splits, vocab, train_ids, test_ids, timing
 
 
@@ -223,4 +224,24 @@ def predict_text(args: argparse.Namespace) -> int:
     write_text(out, "\n".join(lines) + "\n")
     acc = (pred == torch.tensor(test.labels)).float().mean().item()
     print(f"wrote {len(pred)} predictions to {out} (accuracy {acc:.4f})")
+    return 0
+
+
+def eval_text(args: argparse.Namespace) -> int:
+    """``divekit eval RUN`` for a text run: test loss and accuracy of the saved model (hook for ``cli_eval``)."""
+    from divekit.data.imdb import load_imdb
+    from divekit.data.text import TokenLoader, encode_texts
+    from divekit.runs import resolve_run_dir
+    from divekit.train.fit import evaluate
+
+    run_dir = resolve_run_dir(args.run, args.runs_dir)
+    model, config, _, vocab = load_text_run(run_dir, args.device)
+    options = {**TEXT_OPTIONS, **config.data_options}
+    test = load_imdb(args.data_dir or config.data_dir)["test"]
+    ids = encode_texts(test.texts, vocab, options["max_len"], options["level"], options["lower"],
+                       options["punctuation"])
+    device = next(model.parameters()).device
+    loader = TokenLoader(ids, torch.tensor(test.labels), config.eval_batch_size, device=device, bucket=True)
+    metrics = evaluate(model, loader, device)
+    print(f"{run_dir}: test loss {metrics['loss']:.4f}  test accuracy {metrics['acc']:.4f}  ({len(test)} examples)")
     return 0
