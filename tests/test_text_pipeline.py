@@ -116,6 +116,10 @@ def test_text_config_defaults_and_refusals():
     assert options["max_len"] == 500 and "epochs" not in applied and not config.tta_flip
     kept, _, none = text_config(TrainConfig(data="imdb", model="textcnn", lr=0.003))  # one flag given: all kept
     assert (kept.opt, kept.lr, kept.batch_size, none) == ("sgd", 0.003, 256, {})
+    exact, _, _ = text_config(TrainConfig(data="imdb", model="textcnn", lr=0.1, epochs=3), given={"lr", "epochs"})
+    assert (exact.opt, exact.lr, exact.batch_size, exact.epochs) == ("adam", 0.1, 64, 3)
+    book, _, _ = text_config(TrainConfig(data="imdb", model="textcnn", epochs=3), given=set())
+    assert book.epochs == 5
     with pytest.raises(ConfigError, match="not a text model"):
         text_config(TrainConfig(data="imdb", model="lenet"))
     with pytest.raises(ConfigError, match="not text options"):

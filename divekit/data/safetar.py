@@ -8,8 +8,9 @@ against the rules of safe extraction, whether or not it is ever written to disk:
 - nothing but regular files, folders and such links (no devices, FIFOs).
 
 A member that breaks a rule makes the whole archive refused with a ``DataError`` naming the archive and
-the member. The check combines these explicit rules with Python's own ``tarfile.data_filter`` (PEP 706),
-which also catches subtler cases (a link that points at a link that escapes).
+the member. Links are also put through Python's own ``tarfile.data_filter`` (PEP 706), which catches subtler
+cases; it resolves paths on disk, too slow to run on each of IMDb's 50,000 plain files, which need only the
+first two rules. ``safe_extract`` extracts with ``filter="data"`` on top of these checks.
 
 ``iter_files`` streams the archive (``r|*`` mode: one forward pass, no seeking, nothing extracted), which is
 the fast way to read tens of thousands of small files; ``safe_extract`` writes to disk when that is needed.

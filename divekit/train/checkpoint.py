@@ -131,8 +131,10 @@ def config_for_resume(run_dir: Path, config: TrainConfig | None = None) -> tuple
         raise CheckpointError(f"{run_dir}: not a run directory (no config.json), nothing to resume")
     saved, meta = read_config(run_dir)
     if (run_dir / "summary.json").is_file():
+        # report.html is derived from summary.json, written after it: a kill in between leaves only it out
+        hint = "" if (run_dir / "report.html").is_file() else f" Its report is missing: divekit report {run_dir}"
         raise CheckpointError(f"{run_dir}: this run already finished (it has summary.json); nothing to resume. "
-                              f"Start a new run to train again.")
+                              f"Start a new run to train again.{hint}")
     if config is not None and config != saved:
         raise ConfigError(f"{run_dir}: a resumed run keeps its own configuration (config.json); "
                           f"the one given differs")

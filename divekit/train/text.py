@@ -16,7 +16,9 @@ Defaults: the train CLI starts from an image recipe (SGD …), which does not su
 optimisation settings (optimizer, lr, batch size, momentum, weight decay, schedule, warm-up, label smoothing)
 are all still exactly those of an image recipe, they are replaced by the book's (``TEXT_RECIPES``: Adam,
 batch 64, constant lr 0.01 for bilstm and 0.001 for textcnn) and the replacement is printed. Give any of
-them and all are kept as given. ``--epochs`` is always kept (the book trains 5 epochs).
+them and all are kept as given. ``--epochs`` is always kept (the book trains 5 epochs). A caller that knows
+which settings the user gave passes them to ``text_config(config, given)`` instead: the book's settings
+then fill exactly the others.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ TEXT_OPTIONS: dict[str, Any] = {"max_len": 500, "min_freq": 5, "level": "word", 
 _BOOK = {"opt": "adam", "batch_size": 64, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0,
          "schedule": "constant", "warmup": 0.0, "label_smoothing": 0.0}
 TEXT_RECIPES: dict[str, dict[str, Any]] = {"bilstm": {**_BOOK, "lr": 0.01}, "textcnn": {**_BOOK, "lr": 0.001}}
+BOOK_EPOCHS = 5
 CLASSES = ("neg", "pos")
+EVAL_BATCH = 256  # reviews per evaluation batch at most: 1000 × 500 tokens of activations is gigabytes
 
 
 def _has_image_optimisation(config: TrainConfig) -> bool:
@@ -48,9 +52,16 @@ def _has_image_optimisation(config: TrainConfig) -> bool:
     return any(all(getattr(config, k) == getattr(r, k) for k in _BOOK.keys() | {"lr"}) for r in recipes)
 
 
-def text_config(config: TrainConfig) -> tuple[TrainConfig, dict[str, Any], dict[str, Any]]:
-    """``config`` made fit for text: the book's optimisation defaults where an image recipe's values are
-    still in place, no image-only features. Returns ``(config, data options, defaults applied)``."""
+def text_config(config: TrainConfig, given: set[str] | None = None) -> tuple[TrainConfig, dict[str, Any], dict]:
+    """``config`` made fit for text: the book's optimisation defaults, no image-only features.
+
+    Args:
+        given: the TrainConfig keys the user set (the CLI knows them): the book's settings, 5 epochs
+            included, fill all the others. Unknown (None): the rule in the module docstring.
+
+    Returns:
+        ``(config, data options, the defaults applied)``.
+    """
     from divekit.models.registry import MODELS, list_models
 
     list_models()
@@ -67,7 +78,11 @@ def text_config(config: TrainConfig) -> tuple[TrainConfig, dict[str, Any], dict[
     if not isinstance(options["min_freq"], int) or options["min_freq"] < 1:
         raise ConfigError(f"min_freq must be an integer ≥ 1, got {options['min_freq']!r}")
     recipe = {**_BOOK, **TEXT_RECIPES.get(config.model, {})}
-    applied = {k: v for k, v in recipe.items() if getattr(config, k) != v} if _has_image_optimisation(config) else {}
+    if given is not None:
+        recipe = {k: v for k, v in {**recipe, "epochs": BOOK_EPOCHS}.items() if k not in given}
+    elif not _has_image_optimisation(config):
+        recipe = {}
+    applied = {k: v for k, v in recipe.items() if getattr(config, k) != v}
     config = replace(config, **applied, augment_flip=False, tta_flip=False, augment_crop=0, resize=None,
                      channels_last=False, task="classification", data_options=options)
     return config.validate(), options, applied
@@ -135,17 +150,17 @@ def train_text_run(config: TrainConfig, runs_dir: str | Path = "runs", name: str
     model = model.to(device)
     train_labels = torch.tensor(splits["train"].labels)
     test_labels = torch.tensor(splits["test"].labels)
+    eval_bs = min(config.eval_batch_size, EVAL_BATCH)
     valid = None
     if config.valid_fraction:
         from divekit.data.split import train_valid_split
 
         train_idx, valid_idx = train_valid_split(train_labels, config.valid_fraction, config.seed)
-        valid = TokenLoader(train_ids[valid_idx], train_labels[valid_idx], config.eval_batch_size, device=device,
-                            bucket=True)
+        valid = TokenLoader(train_ids[valid_idx], train_labels[valid_idx], eval_bs, device=device, bucket=True)
         train_ids, train_labels = train_ids[train_idx], train_labels[train_idx]
     train = TokenLoader(train_ids, train_labels, config.batch_size, shuffle=True, seed=config.seed, device=device,
                         bucket=options["bucket"])
-    test = TokenLoader(test_ids, test_labels, config.eval_batch_size, device=device, bucket=True)
+    test = TokenLoader(test_ids, test_labels, eval_bs, device=device, bucket=True)
     run_dir = new_run_dir(runs_dir, name or default_run_name(f"{config.model}-{config.data}"))
     vocab.save(run_dir / "vocab.json")
     meta = {"in_shape": [options["max_len"]], "num_classes": len(CLASSES), "classes": list(CLASSES),
@@ -241,7 +256,8 @@ def eval_text(args: argparse.Namespace) -> int:
     ids = encode_texts(test.texts, vocab, options["max_len"], options["level"], options["lower"],
                        options["punctuation"])
     device = next(model.parameters()).device
-    loader = TokenLoader(ids, torch.tensor(test.labels), config.eval_batch_size, device=device, bucket=True)
+    loader = TokenLoader(ids, torch.tensor(test.labels), min(config.eval_batch_size, EVAL_BATCH), device=device,
+                         bucket=True)
     metrics = evaluate(model, loader, device)
     print(f"{run_dir}: test loss {metrics['loss']:.4f}  test accuracy {metrics['acc']:.4f}  ({len(test)} examples)")
     return 0
