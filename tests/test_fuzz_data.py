@@ -24,11 +24,6 @@ EXAMPLES = int(os.environ.get("DIVEKIT_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-# Failures found by the campaigns in readers owned by others, pending their fix (docs/reliability.md). Strict:
-# once fixed, these report XPASS as a failure that asks for the marker to go.
-PENDING = pytest.mark.xfail(strict=True, reason="pending fix in the reader (see docs/reliability.md)")
-
-
 def refused_cleanly(error: Exception, path) -> None:
     assert str(path) in str(error) and "\n" not in str(error), str(error)
 
@@ -148,7 +143,6 @@ def test_read_glove(tmp_path, lines, raw, mode):
         assert len(emb.idx_to_token if hasattr(emb, "idx_to_token") else emb.vectors) > 0
 
 
-@PENDING
 def test_glove_line_with_a_word_and_no_values(tmp_path):
     from divekit.data.glove import read_glove
 
@@ -179,7 +173,6 @@ def test_vocab_load(tmp_path, doc, tokens, min_freq, raw, which):
     attempt(Vocab.load, path, (CheckpointError, DataError))
 
 
-@PENDING
 @pytest.mark.parametrize("min_freq", ["", None, False, "x", [1]])
 def test_vocab_with_a_malformed_min_freq(tmp_path, min_freq):
     import json
@@ -204,7 +197,7 @@ def test_tabular_transform_load(tmp_path, doc, raw, use_raw):
     attempt(TabularTransform.load, path)
 
 
-@pytest.mark.parametrize("reader", ["csv", "glove", "vocab", pytest.param("transform", marks=PENDING), "imdb"])
+@pytest.mark.parametrize("reader", ["csv", "glove", "vocab", "transform", "imdb"])
 def test_a_folder_where_a_file_should_be(tmp_path, reader):
     from divekit.data.glove import read_glove
     from divekit.data.imdb import read_imdb

@@ -120,7 +120,7 @@ def read_glove(path: str | os.PathLike, max_words: int | None = None) -> TokenEm
                     dim = len(rest.split(" ")) if rest else 0
                     if dim < 1:
                         raise DataError(f"{path}, line 1: expected 'word v1 ... vD', found {line[:60]!r}")
-                if rest.count(" ") != dim - 1 or not word:
+                if not rest or rest.count(" ") != dim - 1 or not word:
                     raise _bad_line(path, lineno, line, dim)
                 words.append(word)
                 rows.append(rest)

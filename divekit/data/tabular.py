@@ -301,6 +301,8 @@ class TabularTransform:
             d = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise DataError(f"{path}: feature transform not found") from None
+        except IsADirectoryError:
+            raise DataError(f"{path}: is a directory, expected the feature transform JSON file") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise DataError(f"{path}: not valid JSON ({e})") from None
         return cls.from_dict(d if isinstance(d, dict) else {}, str(path))
