@@ -75,3 +75,17 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path):
     out = divekit("train", "--data", "fashion-mnist-mini", "--device", "cuda", "--runs-dir", str(tmp_path))
     if out.returncode == 2:  # only on a machine without a GPU
         assert "no CUDA GPU" in out.stderr
+
+
+def test_defaults_resolve_to_the_fast_recipe_on_fashion_mnist():
+    import argparse
+
+    from divekit.train.cli import add_arguments
+    from divekit.train.cli_kfold import training_config
+
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    config = training_config(p.parse_args([]))
+    assert config.data == "fashion-mnist" and config.model == "fastcnn" and config.augment_flip
+    plain = training_config(p.parse_args(["--model", "lenet", "--data", "mnist"]))
+    assert plain.schedule == "constant" and not plain.augment_flip and plain.epochs == 10

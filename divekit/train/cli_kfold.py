@@ -73,10 +73,11 @@ def training_config(args: argparse.Namespace):
 
     from divekit.errors import ConfigError
     from divekit.train.cli import CONFIG_KEYS, config_from_args
+    from divekit.train.config import TrainConfig
     from divekit.train.tasks import kind_of
 
     data_options, model_options = tabular_options(args)
-    if kind_of(args.data) != "tabular":
+    if kind_of(args.data or TrainConfig.data) != "tabular":
         config = config_from_args(args)
         if data_options:
             raise ConfigError("--target, --id-column, --test-csv and --target-transform are for tabular (CSV) data")
