@@ -145,8 +145,8 @@ class Vocab:
             raise CheckpointError(f"{source}: expected {{'tokens': [unique strings starting with "
                                   f"{PAD!r}, {UNK!r}, ...]}}")
         min_freq = d.get("min_freq", 1)
-        if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 0:
-            raise CheckpointError(f"{source}: min_freq should be a whole number ≥ 0, found {min_freq!r}")
+        if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
+            raise CheckpointError(f"{source}: min_freq should be a whole number ≥ 1, found {min_freq!r}")
         vocab = cls(None, min_freq, reserved)
         vocab.idx_to_token = list(tokens)
         vocab.token_to_idx = {t: i for i, t in enumerate(tokens)}
