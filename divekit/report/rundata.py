@@ -117,23 +117,11 @@ def image_predictions(run: RunData) -> Predictions | None:
         return None
     if run.config.get("task", "classification") != "classification":
         return None
-    import torch
+    from divekit.train.cli_predict import predict
+    from divekit.train.run import open_test_run
 
-    from divekit.data.images import load_dataset
-    from divekit.train.device import autocast, resolve_precision
-    from divekit.train.run import eval_loader, load_run
-
-    model, config, meta, channels_last = load_run(run.path, device="cpu")
-    device = torch.device("cpu")
-    dtype = resolve_precision(config.precision, device)
-    test_set = load_dataset(config.data, "test", config.data_dir)
-    predicted = []
-    with torch.inference_mode():
-        for x, _ in eval_loader(test_set, config, device, channels_last):
-            with autocast(device, dtype):
-                out = model(x).float().softmax(1)
-                if config.tta_flip:
-                    out = out + model(x.flip(3)).float().softmax(1)
-            predicted.append(out.argmax(1))
+    t = open_test_run(run.path, device="cpu")
+    predicted = predict(t.model, t.loader, t.device, t.dtype, t.config.tta_flip).argmax(1)
+    meta, test_set = t.meta, t.test_set
     classes = tuple(meta.get("classes") or test_set.classes)
-    return Predictions(test_set.labels.clone(), torch.cat(predicted).cpu(), test_set.images, classes)
+    return Predictions(test_set.labels.clone(), predicted, test_set.images, classes)

@@ -47,19 +47,14 @@ def predict_images(args: argparse.Namespace) -> int:
     """Image classification: one row per test image, in the dataset's stored order."""
     from pathlib import Path
 
-    from divekit.data.images import load_dataset
     from divekit.runs import resolve_run_dir, write_text
-    from divekit.train.device import resolve_precision
-    from divekit.train.run import eval_loader, load_run
+    from divekit.train.run import open_test_run
 
-    run_dir = resolve_run_dir(args.run, args.runs_dir)
-    model, config, meta, channels_last = load_run(run_dir, args.device)
-    device = next(model.parameters()).device
-    test_set = load_dataset(config.data, "test", args.data_dir or config.data_dir)
-    loader = eval_loader(test_set, config, device, channels_last)
-    probs = predict(model, loader, device, resolve_precision(config.precision, device), config.tta_flip)
+    t = open_test_run(resolve_run_dir(args.run, args.runs_dir), args.device, args.data_dir)
+    run_dir, test_set = t.run_dir, t.test_set
+    probs = predict(t.model, t.loader, t.device, t.dtype, t.config.tta_flip)
     conf, pred = probs.max(1)
-    classes = meta.get("classes") or [str(i) for i in range(probs.shape[1])]
+    classes = t.meta.get("classes") or [str(i) for i in range(probs.shape[1])]
     lines = ["index,label,class,probability,true_label"]
     for i, (p, c, t) in enumerate(zip(pred.tolist(), conf.tolist(), test_set.labels.tolist(), strict=True)):
         lines.append(f"{i},{p},{classes[p]},{c:.6f},{t}")

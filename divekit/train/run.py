@@ -23,7 +23,7 @@ from divekit.models.registry import build_model
 from divekit.runs import default_run_name, new_run_dir, write_json
 from divekit.train.checkpoint import Checkpointer, check_free_space, config_for_resume, restore
 from divekit.train.config import TrainConfig
-from divekit.train.device import resolve_device, set_threads
+from divekit.train.device import resolve_device, resolve_precision, set_threads
 from divekit.train.fit import State, fit, new_state
 from divekit.train.rundir import load_weights, plot_curves, read_config, save_weights, write_config, write_metrics
 
@@ -172,3 +172,27 @@ def load_run(run_dir: Path, device: str = "auto") -> tuple[torch.nn.Module, Trai
     model, channels_last = prepare_model(config, tuple(meta["in_shape"]), meta["num_classes"], dev)
     load_weights(model, run_dir / "model.safetensors")
     return model.eval(), config, meta, channels_last
+
+
+@dataclass
+class TestRun:
+    """A finished image run ready for evaluation: its model, config and test set in stored order."""
+
+    run_dir: Path
+    model: torch.nn.Module
+    config: TrainConfig
+    meta: dict
+    device: torch.device
+    dtype: torch.dtype | None
+    test_set: ImageDataset
+    loader: TensorLoader
+
+
+def open_test_run(run_dir: Path, device: str = "auto", data_dir: str | None = None) -> TestRun:
+    """Rebuild ``run_dir``'s model and load its test set (``data_dir`` overrides where data is looked for);
+    what ``eval``, ``predict`` and the report all start from."""
+    model, config, meta, channels_last = load_run(run_dir, device)
+    dev = next(model.parameters()).device
+    test_set = load_dataset(config.data, "test", data_dir or config.data_dir)
+    return TestRun(run_dir, model, config, meta, dev, resolve_precision(config.precision, dev), test_set,
+                   eval_loader(test_set, config, dev, channels_last))
