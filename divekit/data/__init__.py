@@ -5,6 +5,8 @@ Heavy imports (torch) happen on first use of the names below.
 
 from __future__ import annotations
 
+from divekit._lazy import lazy_getattr
+
 _LAZY = {
     "load_dataset": "divekit.data.images",
     "ImageDataset": "divekit.data.images",
@@ -19,10 +21,4 @@ _LAZY = {
 }
 __all__ = list(_LAZY)
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'divekit.data' has no attribute {name!r}")
+__getattr__ = lazy_getattr("divekit.data", _LAZY)

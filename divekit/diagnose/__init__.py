@@ -6,8 +6,7 @@ Importing this package is cheap; each name loads its module (and torch) on first
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from divekit._lazy import lazy_getattr
 
 _EXPORTS = {
     "MistakeChecks": "divekit.diagnose.checks",
@@ -20,8 +19,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'divekit.diagnose' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_getattr("divekit.diagnose", _EXPORTS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from divekit._lazy import lazy_getattr
+
 _LAZY = {
     "build_model": "divekit.models.registry",
     "list_models": "divekit.models.registry",
@@ -11,10 +13,4 @@ _LAZY = {
 }
 __all__ = list(_LAZY)
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'divekit.models' has no attribute {name!r}")
+__getattr__ = lazy_getattr("divekit.models", _LAZY)
