@@ -39,38 +39,27 @@ def integer_epochs(ax) -> None:
     ax.set_xlabel("epoch")
 
 
-def curves_png(series: dict[str, History], metrics: Sequence[str] | None = None, title: str = "") -> bytes | None:
-    """One panel per metric; every (label, split) pair that was measured is a line against the epoch."""
-    metrics = list(metrics or metrics_in(series))
-    if not metrics or not any(series.values()):
-        return None
-    plt = pyplot()
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.6), squeeze=False)
-    for ax, metric in zip(axes[0], metrics, strict=True):
-        for i, (label, history) in enumerate(series.items()):
-            epochs = [r.get("epoch", j + 1) for j, r in enumerate(history)]
-            for split, line, marker in SPLITS:
-                key = f"{split}_{metric}"
-                if any(key in r for r in history):
-                    name = f"{label} {split}".strip()
-                    colour = colours[i % len(colours)] if len(series) > 1 else None
-                    ax.plot(epochs, _column(history, key), linestyle=line if len(series) > 1 else "-",
-                            marker=marker, markersize=3, color=colour, label=name)
-        integer_epochs(ax)
-        ax.set_ylabel(LABELS.get(metric, metric))
-        ax.set_title(f"{title} {LABELS.get(metric, metric)}".strip())
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7 if len(series) > 2 else 9)
-    return figure_png(fig)
+def draw_metric(ax, series: dict[str, History], metric: str, title: str = "") -> None:
+    """One metric's panel: every (label, split) pair measured is a line against the epoch."""
+    colours = pyplot().rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (label, history) in enumerate(series.items()):
+        epochs = [r.get("epoch", j + 1) for j, r in enumerate(history)]
+        for split, line, marker in SPLITS:
+            key = f"{split}_{metric}"
+            if any(key in r for r in history):
+                name = f"{label} {split}".strip()
+                colour = colours[i % len(colours)] if len(series) > 1 else None
+                ax.plot(epochs, _column(history, key), linestyle=line if len(series) > 1 else "-",
+                        marker=marker, markersize=3, color=colour, label=name)
+    integer_epochs(ax)
+    ax.set_ylabel(LABELS.get(metric, metric))
+    ax.set_title(f"{title} {LABELS.get(metric, metric)}".strip())
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7 if len(series) > 2 else 9)
 
 
-def lr_png(series: dict[str, History]) -> bytes | None:
+def draw_lr(ax, series: dict[str, History]) -> None:
     """The learning rate of each epoch's last step (metrics.csv's ``lr`` column)."""
-    if not any("lr" in r for h in series.values() for r in h):
-        return None
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.2, 3.2))
     for label, history in series.items():
         if any("lr" in r for r in history):
             ax.plot([r.get("epoch", j + 1) for j, r in enumerate(history)], _column(history, "lr"), "-o",
@@ -79,6 +68,29 @@ def lr_png(series: dict[str, History]) -> bytes | None:
     ax.set_ylabel("learning rate (end of epoch)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+
+
+def has_lr(series: dict[str, History]) -> bool:
+    return any("lr" in r for h in series.values() for r in h)
+
+
+def curves_png(series: dict[str, History], metrics: Sequence[str] | None = None, title: str = "") -> bytes | None:
+    """One panel per metric (see ``draw_metric``), as PNG bytes; None when nothing was measured."""
+    metrics = list(metrics or metrics_in(series))
+    if not metrics or not any(series.values()):
+        return None
+    fig, axes = pyplot().subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.6), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        draw_metric(ax, series, metric, title)
+    return figure_png(fig)
+
+
+def lr_png(series: dict[str, History]) -> bytes | None:
+    """The learning-rate panel alone (see ``draw_lr``) as PNG bytes; None without an ``lr`` column."""
+    if not has_lr(series):
+        return None
+    fig, ax = pyplot().subplots(figsize=(5.2, 3.2))
+    draw_lr(ax, series)
     return figure_png(fig)
 
 

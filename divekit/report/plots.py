@@ -28,14 +28,15 @@ def _in_notebook() -> bool:
         return False
 
 
-def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
-    """Save a figure atomically as PNG and close it."""
+def save_figure(fig, path: str | os.PathLike, dpi: int = 110, close: bool = True, tight: bool = True) -> Path:
+    """Save a figure atomically as PNG and close it (``close=False`` keeps it for redrawing; ``tight=False``
+    keeps the figure's own layout, which is cheaper than measuring every label)."""
     from divekit.runs import atomic_write
 
-    plt = pyplot()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
+    if close:
+        pyplot().close(fig)
     return atomic_write(path, lambda f: f.write(buf.getvalue()))
 
 

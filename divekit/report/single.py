@@ -119,8 +119,9 @@ def curve_sections(run: RunData) -> list[str]:
     return parts
 
 
-def build_report(run: RunData, predictions: bool = True) -> str:
-    """The HTML text of ``run``'s report; ``predictions=False`` skips rerunning the model."""
+def build_report(run: RunData, predictions: bool | Predictions = True) -> str:
+    """The HTML text of ``run``'s report; ``predictions=False`` skips rerunning the model, and test-set
+    ``Predictions`` already in hand are used instead of rerunning it."""
     final = run.final
     kind = "k-fold cross-validation" if run.is_kfold else "training run"
     data = run.meta.get("dataset") or run.config.get("data")
@@ -132,7 +133,7 @@ def build_report(run: RunData, predictions: bool = True) -> str:
         sections.append(h.section(f"Folds (k = {run.summary.get('k', len(run.folds))})", fold_table(run),
                                   anchor="folds"))
     sections += curve_sections(run)
-    pred = image_predictions(run) if predictions else None
+    pred = predictions if isinstance(predictions, Predictions) else image_predictions(run) if predictions else None
     if pred is not None:
         sections += prediction_sections(pred, final.get("test_acc"))
     if timing(run):
@@ -146,7 +147,7 @@ def build_report(run: RunData, predictions: bool = True) -> str:
                   footer=f"written by divekit report on {time.strftime('%Y-%m-%d %H:%M:%S')}")
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None, predictions: bool = True) -> Path:
+def write_report(run_dir: str | Path, out: str | Path | None = None, predictions: bool | Predictions = True) -> Path:
     """Write ``RUN/report.html`` (or ``out``) for the run in ``run_dir`` and return its path."""
     run = load_run_data(run_dir)
     return write_text(Path(out) if out else run.path / "report.html", build_report(run, predictions))

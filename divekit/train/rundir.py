@@ -84,23 +84,9 @@ def load_weights(model: torch.nn.Module, path: Path) -> torch.nn.Module:
 
 
 def plot_curves(run_dir: Path, history: list[dict[str, Any]], title: str = "") -> Path | None:
-    """``curves.png``: loss and accuracy per epoch, train against valid/test."""
-    if not history:
-        return None
-    from divekit.report.plots import pyplot, save_figure
+    """``curves.png``: loss and accuracy per epoch, train against valid/test (the report's curves figure)."""
+    from divekit.report.figures import curves_png
+    from divekit.runs import atomic_write
 
-    plt = pyplot()
-    epochs = [r["epoch"] for r in history]
-    metrics = [m for m in ("loss", "acc") if any(f"train_{m}" in r for r in history)]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
-    for ax, metric in zip(axes[0], metrics, strict=True):
-        for split, style in (("train", "-o"), ("valid", "-s"), ("test", "--^")):
-            key = f"{split}_{metric}"
-            if any(key in r for r in history):
-                ax.plot(epochs, [r.get(key, float("nan")) for r in history], style, label=split, markersize=4)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel({"loss": "loss", "acc": "accuracy"}[metric])
-        ax.set_title(f"{title} {metric}".strip())
-        ax.grid(alpha=0.3)
-        ax.legend()
-    return save_figure(fig, run_dir / "curves.png")
+    png = curves_png({"": history}, title=title) if history else None
+    return atomic_write(run_dir / "curves.png", lambda f: f.write(png)) if png else None
