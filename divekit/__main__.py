@@ -1,5 +1,3 @@
-import sys
+from divekit.cli import console
 
-from divekit.cli import main
-
-sys.exit(main())
+console()

@@ -32,3 +32,39 @@ def test_unknown_model_and_bad_option():
         build_model("resnet9000")
     with pytest.raises(ConfigError, match="fastcnn"):
         build_model("fastcnn", (1, 28, 28), 10, depth=3)
+
+
+def test_whitening_conv_decorrelates_the_patches_of_its_first_batch():
+    from divekit.models.simple import WhiteningConv2d
+
+    torch.manual_seed(0)
+    layer = WhiteningConv2d(2, 8, kernel=3).double()
+    mix = torch.randn(18, 18, dtype=torch.float64)  # correlated patches: a random linear mix of noise
+    x = (torch.randn(64, 10 * 10, 18, dtype=torch.float64) @ mix).reshape(64, 10, 10, 18)[..., :2].permute(0, 3, 1, 2)
+    layer.eval()(x)
+    assert not layer.fitted  # evaluation never fits
+    layer.train()(x)
+    assert layer.fitted and not layer.weight.requires_grad
+    # the first half of the filters are orthogonal directions scaled by 1/sqrt(λ + eps): on the same patches
+    # their responses are uncorrelated, with variance λ / (λ + eps)
+    patches = torch.nn.functional.unfold(x, 3, padding=1).transpose(1, 2).reshape(-1, 18)
+    w = layer.weight[:4].reshape(4, 18)
+    out = (patches - patches.mean(0)) @ w.T
+    cov = out.T @ out / (len(out) - 1)
+    off_diagonal = cov - torch.diag(torch.diag(cov))
+    assert off_diagonal.abs().max() < 1e-10
+    lam = torch.linalg.eigvalsh(torch.cov(patches.T)).flip(0)[:4]
+    assert torch.allclose(torch.diag(cov), lam / (lam + layer.eps), rtol=1e-8)
+    assert torch.equal(layer.weight[4:], -layer.weight[:4])
+
+
+def test_fastcnn_whitening_is_saved_and_not_refitted():
+    model = build_model("fastcnn", (1, 28, 28), 10)
+    model.train()(torch.rand(32, 1, 28, 28))
+    fresh = build_model("fastcnn", (1, 28, 28), 10)
+    fresh.load_state_dict(model.state_dict())
+    before = fresh[1].weight.clone()
+    fresh.train()(torch.rand(32, 1, 28, 28) * 5)  # another batch: a loaded, fitted layer keeps its filters
+    assert torch.equal(fresh[1].weight, before) and torch.equal(before, model[1].weight)
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert "1.weight" not in trainable and "5.weight" in trainable

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from divekit.data.split import shard_range
+
 
 @dataclass(frozen=True)
 class Augment:
@@ -26,20 +28,26 @@ class Augment:
         return self.crop_pad > 0 or self.hflip
 
 
-def random_crop(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
-    """Shift each image of ``x [B, C, H, W]`` by its own random offset in ``[-pad, pad]``, zero-filling."""
+def random_crop(x: torch.Tensor, pad: int, gen: torch.Generator, span: tuple[int, int] | None = None) -> torch.Tensor:
+    """Shift each image of ``x [B, C, H, W]`` by its own random offset in ``[-pad, pad]``, zero-filling.
+
+    ``span = (start, total)``: ``x`` is rows ``start … start+B`` of a batch of ``total``; the offsets are drawn
+    for the whole batch and sliced, so a shard gets exactly what it would get inside the whole batch.
+    """
     b, _, h, w = x.shape
+    start, total = span or (0, b)
     padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
-    dy, dx = torch.randint(0, 2 * pad + 1, (2, b, 1), generator=gen).to(x.device)
+    dy, dx = torch.randint(0, 2 * pad + 1, (2, total, 1), generator=gen)[:, start:start + b].to(x.device)
     rows = (dy + torch.arange(h, device=x.device))[:, :, None]       # B, H, 1
     cols = (dx + torch.arange(w, device=x.device))[:, None, :]       # B, 1, W
     batch = torch.arange(b, device=x.device)[:, None, None]
     return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
 
 
-def hflip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Mirror a random half of the images left-right."""
-    mask = (torch.rand(x.shape[0], generator=gen) < 0.5).to(x.device)
+def hflip(x: torch.Tensor, gen: torch.Generator, span: tuple[int, int] | None = None) -> torch.Tensor:
+    """Mirror a random half of the images left-right (``span`` as for ``random_crop``)."""
+    start, total = span or (0, x.shape[0])
+    mask = (torch.rand(total, generator=gen)[start:start + x.shape[0]] < 0.5).to(x.device)
     return torch.where(mask[:, None, None, None], x.flip(3), x)
 
 
@@ -59,16 +67,24 @@ class TensorLoader:
         channels_last: return batches in channels-last memory format (faster convolutions on CPU).
         resize: optional ``(H, W)`` to which each batch is resized (bilinear), for models built for
             larger images.
+        rank, world: for data-parallel training (``world`` processes): every batch of ``batch_size`` (the
+            global batch) is cut into ``world`` consecutive shards and this loader yields shard ``rank``, with
+            the augmentation it would get inside the whole batch. A last incomplete batch is cut into shards
+            differing by at most one example, or skipped by all ranks when it has fewer than ``world``
+            examples (every rank must take the same number of steps). Default: one process, whole batches.
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, shuffle: bool = False,
                  seed: int = 0, mean: float = 0.0, std: float = 1.0, augment: Augment | None = None,
                  device: str | torch.device = "cpu", drop_last: bool = False, channels_last: bool = False,
-                 resize: tuple[int, int] | None = None) -> None:
+                 resize: tuple[int, int] | None = None, rank: int = 0, world: int = 1) -> None:
         if len(images) != len(labels):
             raise ValueError(f"images ({len(images)}) and labels ({len(labels)}) differ in length")
         if batch_size < 1:
             raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
+        if not 0 <= rank < world or batch_size < world:
+            raise ValueError(f"rank must be in [0, world={world}) and batch_size ≥ world, got rank {rank}, "
+                             f"batch_size {batch_size}")
         self.device = torch.device(device)
         self.images = images.to(self.device)
         self.labels = labels.to(self.device)
@@ -77,11 +93,14 @@ class TensorLoader:
         self.shift = mean / std
         self.augment = augment if augment is not None and augment.active else None
         self.drop_last, self.channels_last, self.resize = drop_last, channels_last, resize
+        self.rank, self.world = rank, world
         self.epoch = 0
 
     def __len__(self) -> int:
         n = len(self.labels)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        if self.drop_last or 0 < n % self.batch_size < self.world:
+            return n // self.batch_size
+        return -(-n // self.batch_size)
 
     @property
     def num_examples(self) -> int:
@@ -114,12 +133,16 @@ class TensorLoader:
         stop = len(self) * self.batch_size
         for start in range(0, min(stop, len(order)), self.batch_size):
             idx = order[start:start + self.batch_size]
+            span = None
+            if self.world > 1:
+                lo, hi = shard_range(len(idx), self.rank, self.world)
+                idx, span = idx[lo:hi], (lo, len(idx))
             x = self.images.index_select(0, idx)
             if self.augment is not None:
                 if self.augment.crop_pad:
-                    x = random_crop(x, self.augment.crop_pad, aug_gen)
+                    x = random_crop(x, self.augment.crop_pad, aug_gen, span)
                 if self.augment.hflip:
-                    x = hflip(x, aug_gen)
+                    x = hflip(x, aug_gen, span)
             yield self.convert(x), self.labels.index_select(0, idx)
 
 

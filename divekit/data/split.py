@@ -35,3 +35,9 @@ def train_valid_split(labels: torch.Tensor, valid_fraction: float, seed: int = 0
     mask = torch.ones(n, dtype=torch.bool)
     mask[valid_idx] = False
     return torch.nonzero(mask).flatten(), valid_idx
+
+
+def shard_range(n: int, rank: int, world: int) -> tuple[int, int]:
+    """``[start, stop)`` of part ``rank`` when ``n`` items are cut in ``world`` consecutive parts whose sizes
+    differ by at most one: ``start = ⌊n·rank/world⌋``."""
+    return n * rank // world, n * (rank + 1) // world

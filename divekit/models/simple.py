@@ -84,7 +84,11 @@ class PixelUnshuffle(nn.Module):
         self.factor = factor
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nn.functional.pixel_unshuffle(x, self.factor)
+        y = nn.functional.pixel_unshuffle(x, self.factor)
+        # pixel_unshuffle returns NCHW whatever it is given; the next convolution runs ~15% faster (forward and
+        # backward) when its input is channels-last like its weights
+        return y.contiguous(memory_format=torch.channels_last) if x.is_contiguous(
+            memory_format=torch.channels_last) else y
 
 
 def conv_pool_bn(cin: int, cout: int, kernel: int = 3, pool: bool = True) -> list[nn.Module]:
@@ -96,12 +100,68 @@ def conv_pool_bn(cin: int, cout: int, kernel: int = 3, pool: bool = True) -> lis
     return layers + [nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
-@register("fastcnn", "the default: a small BN-CNN tuned for speed on a CPU (space-to-depth stem, pool-first)")
-def fastcnn(in_shape, num_classes, width: float = 1.0):
+class WhiteningConv2d(nn.Conv2d):
+    """A frozen convolution whose filters whiten the input's ``k×k`` patches (PCA whitening).
+
+    On its first forward pass in training mode it takes every ``k×k`` patch (all channels, ``d = C·k²``
+    values) of that batch, computes their covariance ``Σ = V diag(λ) Vᵀ``, and sets its ``out/2`` filters to
+    the leading eigenvectors ``v_i / sqrt(λ_i + eps)`` and the other ``out/2`` to their negatives (a ReLU
+    later keeps both signs). The result is stored in the state dict (with ``fitted``), so a saved model never
+    refits. The filters are not trained: nothing before the first trained layer needs a backward pass,
+    which saves about a tenth of a step here, and the first layer starts out decorrelating pixels instead
+    of learning to. In a data-parallel run the covariance is averaged over the processes.
+
+    Args:
+        cin, cout: channels in and out (``cout`` even, at most ``2·cin·k²``).
+        kernel: patch size ``k``.
+        eps: added to the eigenvalues, so that noise directions are not blown up.
+    """
+
+    def __init__(self, cin: int, cout: int, kernel: int = 3, eps: float = 1e-2) -> None:
+        if cout % 2 or cout > 2 * cin * kernel * kernel:
+            raise ValueError(f"a whitening layer needs an even number of filters ≤ {2 * cin * kernel * kernel}, "
+                             f"got {cout}")
+        super().__init__(cin, cout, kernel, padding=kernel // 2, bias=False)
+        self.weight.requires_grad_(False)
+        self.eps = eps
+        self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and not self.fitted:
+            self.fit(x)
+        return super().forward(x)
+
+    @torch.no_grad()
+    def fit(self, x: torch.Tensor) -> None:
+        """Set the filters from the patches of ``x [B, C, H, W]``."""
+        k = self.kernel_size[0]
+        patches = nn.functional.unfold(x.double(), k, padding=self.padding)  # [B, C·k², positions]
+        patches = patches.transpose(1, 2).reshape(-1, x.shape[1] * k * k)
+        patches = patches - patches.mean(0)
+        cov = patches.T @ patches / max(len(patches) - 1, 1)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.all_reduce(cov)
+            cov /= torch.distributed.get_world_size()
+        eigenvalues, vectors = torch.linalg.eigh(cov)  # ascending
+        n = self.out_channels // 2
+        top = vectors[:, -n:].flip(1).T / (eigenvalues[-n:].flip(0).clamp_min(0) + self.eps).sqrt()[:, None]
+        self.weight.copy_(torch.cat([top, -top]).reshape_as(self.weight))
+        self.fitted.fill_(True)
+
+
+@register("fastcnn", "the default: a small BN-CNN tuned for speed on a CPU (space-to-depth, whitening, pool-first)")
+def fastcnn(in_shape, num_classes, width: float = 1.0, whiten: bool = True):
+    """Space-to-depth stem (28×28×C → 14×14×4C), a frozen whitening 3×3 conv (``whiten=False``: a trained
+    one), max-pool/BN/ReLU, a 3×3 conv block at 7×7 pooled to 4×4, a 1×1 conv block and a linear layer."""
     c, h, w = in_shape
     c1, c2, c3 = (max(8, round(k * width)) for k in (32, 64, 128))
     stem = [PixelUnshuffle(2)] if h % 2 == 0 and w % 2 == 0 else []
     c0 = c * 4 if stem else c
-    body = nn.Sequential(*stem, *conv_pool_bn(c0, c1), *conv_pool_bn(c1, c2), *conv_pool_bn(c2, c3, 1, pool=False))
+    c1 += c1 % 2
+    first = [WhiteningConv2d(c0, c1), nn.MaxPool2d(2, ceil_mode=True), nn.BatchNorm2d(c1), nn.ReLU(inplace=True)] \
+        if whiten and c1 <= 2 * c0 * 9 else conv_pool_bn(c0, c1)
+    second = conv_pool_bn(c1, c2)
+    second[1] = nn.MaxPool2d(2, ceil_mode=True)  # 7×7 → 4×4: the last row and column are not dropped
+    body = nn.Sequential(*stem, *first, *second, *conv_pool_bn(c2, c3, 1, pool=False))
     n = flat_features(body, in_shape)
     return nn.Sequential(*body, nn.Flatten(), nn.Linear(n, num_classes))

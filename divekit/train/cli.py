@@ -31,7 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="starting defaults: 'fast' (tuned, the default without --model) or 'plain' "
                         "(book style: constant-rate SGD, 10 epochs; the default with --model)")
     g.add_argument("--epochs", type=int)
-    g.add_argument("--batch-size", type=int)
+    g.add_argument("--batch-size", type=int,
+                   help="examples per step; with --ddp the GLOBAL batch: each of the N processes takes batch-size/N")
     g.add_argument("--opt", choices=("sgd", "adam", "adamw", "rmsprop"))
     g.add_argument("--lr", type=float, help="(peak) learning rate")
     g.add_argument("--momentum", type=float)
@@ -51,6 +52,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int)
     g.add_argument("--test-every", type=int, metavar="N",
                    help="evaluate the test set every N epochs; 0: only after the last (the fast recipe's default)")
+    g.add_argument("--ddp", action="store_true",
+                   help="data-parallel training over the processes torchrun starts (DistributedDataParallel; gloo "
+                        "on CPU, NCCL on CUDA): 'torchrun --nproc_per_node=2 -m divekit train … --ddp'; only rank 0 "
+                        "writes the run and prints (see docs/distributed.md)")
     g.add_argument("--runs-dir", default="runs", help="where run directories go (default: %(default)s)")
     g.add_argument("--name", help="run name (default: MODEL-DATA-TIMESTAMP); never overwrites an existing run")
     g.add_argument("--tensorboard", action="store_true",
@@ -114,7 +119,6 @@ def run(args: argparse.Namespace) -> int:
     import inspect
 
     from divekit.errors import ConfigError
-    from divekit.train.progress import Progress
     from divekit.train.tasks import kind_of, trainer_for
 
     if args.resume:
@@ -130,15 +134,53 @@ def run(args: argparse.Namespace) -> int:
     unsupported = [f"--{k.replace('_', '-')}" for k in options if k not in inspect.signature(train_run).parameters]
     if unsupported:
         raise ConfigError(f"{', '.join(unsupported)}: not supported for {kind} data yet")
-    from divekit.report.live import LivePlot
+    if args.ddp:
+        return run_ddp(args, config, kind, lambda callbacks: train_run(
+            None if resume else config, args.runs_dir, args.name, callbacks=callbacks, **options))
+    run_dir, state = train_run(None if resume else config, args.runs_dir, args.name, callbacks=output_callbacks(args),
+                               **options)
+    print_result(run_dir, state)
+    return 0
 
-    callbacks = [Progress(), LivePlot()]  # LivePlot: RUN/live.png redrawn after every epoch
+
+def output_callbacks(args: argparse.Namespace) -> list:
+    """What shows progress: the epoch lines, RUN/live.png redrawn after every epoch, TensorBoard if asked."""
+    from divekit.report.live import LivePlot
+    from divekit.train.progress import Progress
+
+    callbacks = [Progress(), LivePlot()]
     if args.tensorboard:
         from divekit.train.tensorboard import TensorBoardLogger
 
         callbacks.append(TensorBoardLogger(fallback_root=args.runs_dir))
-    run_dir, state = train_run(None if resume else config, args.runs_dir, args.name, callbacks=callbacks,
-                               **options)
+    return callbacks
+
+
+def run_ddp(args: argparse.Namespace, config, kind: str, train) -> int:
+    """``train(callbacks)`` inside the process group torchrun set up; progress and result on rank 0 only."""
+    from divekit.errors import ConfigError
+    from divekit.train import distributed
+
+    world = distributed.launch_world()
+    if kind != "image":
+        raise ConfigError(f"--ddp: supported for image data only so far, not {kind} data")
+    if args.checkpoint_every:
+        # a mid-epoch checkpoint would hold only rank 0's share of the epoch's running sums
+        raise ConfigError("--checkpoint-every is not supported with --ddp yet (checkpoints are written at each "
+                          "epoch end)")
+    distributed.check_batch(config.batch_size, world)
+    distributed.init(config.device)
+    try:
+        main = distributed.is_main()
+        run_dir, state = train(output_callbacks(args) if main else [])
+        if main:
+            print_result(run_dir, state)
+    finally:
+        distributed.teardown()
+    return 0
+
+
+def print_result(run_dir, state) -> None:
     final = state.history[-1]
     acc = final.get("test_acc")
     print(f"run: {run_dir}")
@@ -147,4 +189,3 @@ def run(args: argparse.Namespace) -> int:
     else:
         shown = {k: v for k, v in final.items() if k not in ("epoch", "step", "lr")}
         print("final: " + "  ".join(f"{k} {v:.4f}" for k, v in shown.items()) + f"  ({state.seconds:.1f}s training)")
-    return 0

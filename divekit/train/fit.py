@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from divekit.errors import ConfigError, DivekitError
+from divekit.train import distributed
 from divekit.train.config import TrainConfig
 from divekit.train.device import autocast, resolve_device, resolve_precision
 from divekit.train.optimizers import build_optimizer
@@ -39,19 +40,85 @@ class TrainingDiverged(DivekitError):
 ON_NAN = ("stop", "skip")
 
 
-@dataclass
 class EpochSums:
     """Running sums of the current epoch: ``loss`` (float64, Σ batch-mean loss × batch size), ``correct``
-    (int64) and ``seen`` examples. Kept as device tensors so a step never waits on the host."""
+    (int64) and ``seen`` examples, as device tensors.
 
-    loss: torch.Tensor
-    correct: torch.Tensor
-    seen: int = 0
+    A step only files its loss and outputs; they are added up a few hundred batches at a time and whenever
+    ``loss`` or ``correct`` is read, which spares the step six small ops and gives the same sums bit for bit:
+    the losses are added one by one in float64 in step order (as Python floats), and counts of correct
+    answers do not depend on the order. On a GPU adding the losses waits for the device, once per
+    ``PENDING`` steps."""
+
+    PENDING = 1024  # losses held before adding them
+    HELD = 1 << 20  # output elements held before counting (a few MB at most)
+
+    def __init__(self, loss: torch.Tensor, correct: torch.Tensor, seen: int = 0) -> None:
+        self._loss, self._correct, self.seen = loss, correct, seen
+        self._losses: list[torch.Tensor] = []
+        self._sizes: list[int] = []
+        self._outs: list[torch.Tensor] = []
+        self._ys: list[torch.Tensor] = []
+        self._held = 0
 
     @classmethod
     def zeros(cls, device: torch.device) -> EpochSums:
         return cls(torch.zeros((), dtype=torch.float64, device=device),
                    torch.zeros((), dtype=torch.int64, device=device))
+
+    @property
+    def loss(self) -> torch.Tensor:
+        self._add_losses()
+        return self._loss
+
+    @loss.setter
+    def loss(self, value: torch.Tensor) -> None:
+        self._add_losses()
+        self._loss = value
+
+    @property
+    def correct(self) -> torch.Tensor:
+        self._count()
+        return self._correct
+
+    @correct.setter
+    def correct(self, value: torch.Tensor) -> None:
+        self._count()
+        self._correct = value
+
+    def add(self, loss: torch.Tensor, y: torch.Tensor, out: torch.Tensor | None = None) -> None:
+        """File one batch: its mean ``loss``, labels ``y [B, …]`` and, for accuracy, outputs ``out [B, C, …]``."""
+        self._losses.append(loss.detach())
+        self._sizes.append(len(y))
+        self.seen += len(y)
+        if len(self._losses) >= self.PENDING:
+            self._add_losses()
+        if out is not None:
+            self._outs.append(out.detach())
+            self._ys.append(y)
+            self._held += out.numel()
+            if self._held >= self.HELD:
+                self._count()
+
+    def _add_losses(self) -> None:
+        if not self._losses:
+            return
+        total = self._loss.item()
+        for value, n in zip(torch.stack(self._losses).reshape(-1).tolist(), self._sizes, strict=True):
+            total += value * n  # float64: the product is exact, the sum rounds as a float64 tensor's would
+        self._loss.fill_(total)
+        self._losses, self._sizes = [], []
+
+    def _count(self) -> None:
+        if not self._outs:
+            return
+        outs, ys = self._outs, self._ys
+        if len({o.shape[1:] for o in outs}) == 1 and len({t.shape[1:] for t in ys}) == 1:
+            self._correct += (torch.cat(outs).argmax(1) == torch.cat(ys)).sum()
+        else:  # e.g. sequences of different lengths
+            for o, t in zip(outs, ys, strict=True):
+                self._correct += (o.argmax(1) == t).sum()
+        self._outs, self._ys, self._held = [], [], 0
 
 
 @dataclass
@@ -107,17 +174,24 @@ class NonFiniteGuard:
                 grad_norm: torch.Tensor | None = None) -> bool:
         """False when this step must be skipped; raises ``TrainingDiverged`` when training must stop.
         ``grad_norm``: the total gradient norm if already known (from clipping)."""
-        ok = torch.isfinite(loss.detach())
+        loss = loss.detach()
+        parts = [loss]
         if grad_norm is not None:
-            ok = ok & torch.isfinite(grad_norm)
-        elif self.check_grads:
-            grads = [p.grad for p in model.parameters() if p.grad is not None]
-            if grads:
-                ok = ok & torch.isfinite(torch.nn.utils.get_total_norm(grads))
-        if not self.eager:
+            parts.append(grad_norm)
+        elif self.check_grads:  # the gradients the optimizer is about to apply (a list at hand, no module walk)
+            groups = state.optimizer.param_groups if state.optimizer is not None else [{"params": model.parameters()}]
+            parts += [p.grad for group in groups for p in group["params"] if p.grad is not None]
+        # A sum (or norm) over all elements of the loss and gradients is finite exactly when every element is
+        # (short of an overflow past 3e38, which is divergence too): one reduction per tensor, one test.
+        if not self.eager:  # on the device, one multi-tensor kernel, no wait
+            ok = torch.isfinite(torch.stack(torch._foreach_norm(parts)).sum())
             self.first_bad = torch.where((self.first_bad < 0) & ~ok, state.step, self.first_bad)
             return True
-        if bool(ok):
+        if loss.device.type == "cpu":  # reading a CPU scalar costs nothing: add them as Python floats
+            finite = math.isfinite(sum(t.sum().item() for t in parts))
+        else:
+            finite = math.isfinite(torch.stack(torch._foreach_norm(parts)).sum().item())
+        if finite:
             return True
         if self.on_nan == "skip":
             return False
@@ -142,10 +216,14 @@ def default_loss(config: TrainConfig) -> Callable:
 @torch.inference_mode()
 def evaluate(model: torch.nn.Module, loader: Iterable, device: torch.device | None = None,
              dtype: torch.dtype | None = None, tta_flip: bool = False, task: str = "classification",
-             loss_fn: Callable | None = None) -> dict[str, float]:
+             loss_fn: Callable | None = None, over_ranks: bool = False,
+             predictions: list[torch.Tensor] | None = None) -> dict[str, float]:
     """Mean loss (and accuracy for classification) of ``model`` over ``loader``, in eval mode.
 
     ``tta_flip`` averages the softmax of each image and its mirror image (test-time augmentation).
+    ``predictions``: a list that receives the predicted class of each batch's examples, in loader order.
+    ``over_ranks``: each process of a data-parallel run evaluated its own shard; the sums are added over
+    all processes (every rank must call it), so all ranks return the metrics of the whole set.
     The model's train/eval mode is restored afterwards.
     """
     device = device or next(model.parameters()).device
@@ -164,13 +242,18 @@ def evaluate(model: torch.nn.Module, loader: Iterable, device: torch.device | No
             loss = loss_fn(out, y) if loss_fn else F.mse_loss(out.squeeze(-1), y.float())
         else:
             loss = F.nll_loss(out, y) if tta_flip else (loss_fn(out, y) if loss_fn else F.cross_entropy(out, y))
-            correct += (out.argmax(1) == y).sum()
+            predicted = out.argmax(1)
+            correct += (predicted == y).sum()
+            if predictions is not None:
+                predictions.append(predicted)
         loss_sum += loss.double() * len(y)
         n += len(y)
     model.train(was_training)
-    result = {"loss": (loss_sum / max(n, 1)).item()}
+    loss_total, correct_total, n = distributed.sum_over_ranks(loss_sum, correct, n) if over_ranks else (
+        loss_sum.item(), correct.item(), n)
+    result = {"loss": loss_total / max(n, 1)}
     if task == "classification":
-        result["acc"] = correct.item() / max(n, 1)
+        result["acc"] = correct_total / max(n, 1)
     return result
 
 
@@ -217,6 +300,8 @@ def fit(model: torch.nn.Module, train_loader: Any, config: TrainConfig | None = 
     step_hooks = [cb for cb in callbacks if hasattr(cb, "on_step_end")]
     state.guard = NonFiniteGuard(device, on_nan, check_grads=scaler is None)
     task = config.task
+    ddp = distributed.active()  # a process group is up: train through DDP, add the metrics over the ranks
+    net = distributed.wrap(model, device) if ddp else model
     state.extra["loaders"] = {"train": train_loader, "valid": valid_loader, "test": test_loader}
     _call(callbacks, "on_train_start", state)
     t_start = time.perf_counter() - state.seconds
@@ -231,7 +316,7 @@ def fit(model: torch.nn.Module, train_loader: Any, config: TrainConfig | None = 
             for group in opt.param_groups:
                 group["lr"] = state.lr
             with autocast(device, dtype):
-                out = model(x)
+                out = net(x)
                 loss = loss_fn(out, y)
             opt.zero_grad(set_to_none=True)
             if scaler is not None:
@@ -245,10 +330,7 @@ def fit(model: torch.nn.Module, train_loader: Any, config: TrainConfig | None = 
                     scaler.step(opt)
                 else:
                     opt.step()
-                sums.loss += loss.detach().double() * len(y)
-                if task == "classification":
-                    sums.correct += (out.detach().argmax(1) == y).sum()
-                sums.seen += len(y)
+                sums.add(loss, y, out if task == "classification" else None)
             else:
                 state.skipped.append(state.step)
             if scaler is not None:
@@ -259,16 +341,20 @@ def fit(model: torch.nn.Module, train_loader: Any, config: TrainConfig | None = 
                 state.loss = loss
                 _call(step_hooks, "on_step_end", state)
         state.guard.check()
-        row: dict[str, Any] = {"epoch": state.epoch + 1, "step": state.step,
-                               "train_loss": (sums.loss / max(sums.seen, 1)).item()}
+        loss_sum, correct, seen = distributed.sum_over_ranks(sums.loss, sums.correct, sums.seen) if ddp else (
+            sums.loss.item(), sums.correct.item(), sums.seen)
+        row: dict[str, Any] = {"epoch": state.epoch + 1, "step": state.step, "train_loss": loss_sum / max(seen, 1)}
         if task == "classification":
-            row["train_acc"] = sums.correct.item() / max(sums.seen, 1)
+            row["train_acc"] = correct / max(seen, 1)
         last = state.epoch + 1 == config.epochs
         test_now = last or (config.test_every > 0 and (state.epoch + 1) % config.test_every == 0)
         for split, loader in (("valid", valid_loader), ("test", test_loader if test_now else None)):
             if loader is not None:
+                kept: list[torch.Tensor] | None = [] if split == "test" and last else None
                 metrics = evaluate(model, loader, device, dtype, config.tta_flip and task == "classification",
-                                   task, loss_fn if task == "regression" else None)
+                                   task, loss_fn if task == "regression" else None, over_ranks=ddp, predictions=kept)
+                if kept:  # the final test predictions, for the report (no second pass over the test set)
+                    state.extra["test_predictions"] = torch.cat(kept).cpu()
                 row.update({f"{split}_{k}": v for k, v in metrics.items()})
         row["lr"] = state.lr
         state.history.append(row)

@@ -21,6 +21,7 @@ from divekit.data.split import train_valid_split
 from divekit.diagnose.checks import MistakeChecks
 from divekit.models.registry import build_model
 from divekit.runs import default_run_name, new_run_dir, write_json
+from divekit.train import distributed
 from divekit.train.checkpoint import Checkpointer, check_free_space, config_for_resume, restore
 from divekit.train.config import TrainConfig
 from divekit.train.device import resolve_device, resolve_precision, set_threads
@@ -56,20 +57,33 @@ def eval_loader(ds: ImageDataset, config: TrainConfig, device: torch.device, cha
                         device=device, channels_last=channels_last, resize=resize)
 
 
+def eval_shard(ds: ImageDataset) -> ImageDataset:
+    """This process's consecutive part of ``ds`` in a data-parallel run (``evaluate`` adds the parts' sums
+    up over the processes); all of ``ds`` in a single process."""
+    world = distributed.world_size()
+    if world == 1:
+        return ds
+    start, stop = distributed.shard_range(len(ds), distributed.rank(), world)
+    return ds.subset(torch.arange(start, stop))
+
+
 def build_data(config: TrainConfig, train_set: ImageDataset, test_set: ImageDataset, device: torch.device,
                channels_last: bool) -> Data:
-    """Carve out a validation split if asked, and make the loaders."""
+    """Carve out a validation split if asked, and make the loaders (in a data-parallel run: this process's
+    shard of every training batch, and its part of the evaluation sets)."""
     valid = None
     if config.valid_fraction:
         train_idx, valid_idx = train_valid_split(train_set.labels, config.valid_fraction, config.seed)
         valid_set = train_set.subset(valid_idx, "valid")
         train_set = train_set.subset(train_idx)
-        valid = eval_loader(valid_set, config, device, channels_last)
+        valid = eval_loader(eval_shard(valid_set), config, device, channels_last)
     resize = (config.resize, config.resize) if config.resize else None
     train = TensorLoader(train_set.images, train_set.labels, config.batch_size, shuffle=True, seed=config.seed,
                          mean=train_set.mean, std=train_set.std, device=device, channels_last=channels_last,
-                         augment=Augment(config.augment_crop, config.augment_flip), resize=resize)
-    return Data(train, valid, eval_loader(test_set, config, device, channels_last), train_set, test_set)
+                         augment=Augment(config.augment_crop, config.augment_flip), resize=resize,
+                         rank=distributed.rank(), world=distributed.world_size())
+    test = eval_loader(eval_shard(test_set), config, device, channels_last)
+    return Data(train, valid, test, train_set, test_set)
 
 
 def has_conv(model: torch.nn.Module) -> bool:
@@ -125,22 +139,28 @@ def train_run(config: TrainConfig | None, runs_dir: str | Path = "runs", name: s
     model, channels_last = prepare_model(config, in_shape, train_set.num_classes, device)
     data = build_data(config, train_set, test_set, device, channels_last)
     state = new_state(model, config, len(data.train), device)
-    if resume is None:
+    main = distributed.is_main()  # in a data-parallel run only rank 0 writes files
+    if resume is None and main:
         run_dir = new_run_dir(runs_dir, name or default_run_name(f"{config.model}-{data.train_set.name}"))
         meta = {"in_shape": list(in_shape), "num_classes": train_set.num_classes,
                 "classes": list(train_set.classes), "dataset": data.train_set.name,
                 "data_source": data.train_set.source, "train_examples": len(data.train_set),
                 "test_examples": len(data.test_set), "parameters": sum(p.numel() for p in model.parameters()),
-                "device": str(device), "threads": threads, "checkpoint_every": checkpoint_every, "on_nan": on_nan}
+                "device": str(device), "threads": threads, "checkpoint_every": checkpoint_every, "on_nan": on_nan,
+                "processes": distributed.world_size()}
         write_config(run_dir, config, meta)
-    else:
+    elif resume is not None:
         run_dir = Path(resume)
         restore(run_dir, state)  # no checkpoint yet: start again from step 0, in the same directory
-    check_free_space(run_dir, state)
+    run_dir = distributed.broadcast(run_dir if main else None)
+    if main:
+        check_free_space(run_dir, state)
     state.extra["run_dir"] = str(run_dir)  # for callbacks that write into the run (live.png, tensorboard)
-    writers = [RunWriter(run_dir), Checkpointer(run_dir, checkpoint_every)]
-    state = fit(model, data.train, config, data.valid, data.test, [*writers, MistakeChecks(), *(callbacks or [])],
+    writers = [RunWriter(run_dir), Checkpointer(run_dir, checkpoint_every), MistakeChecks()] if main else []
+    state = fit(model, data.train, config, data.valid, data.test, [*writers, *(callbacks or [])],
                 state=state, on_nan=on_nan)
+    if not main:
+        return run_dir, state  # the other ranks hold the same weights and metrics; rank 0 writes them
     save_weights(model, run_dir / "model.safetensors")
     plot_curves(run_dir, state.history, config.model)
     final = state.history[-1] if state.history else {}
@@ -150,16 +170,30 @@ def train_run(config: TrainConfig | None, runs_dir: str | Path = "runs", name: s
         "examples_per_second": round(len(data.train_set) * len(state.history) / max(state.seconds, 1e-9), 1),
         **({"resumed_at_steps": state.extra["resumed_at"]} if state.extra.get("resumed_at") else {}),
         **({"skipped_steps": state.skipped} if state.skipped else {})})
-    write_run_report(run_dir)
+    write_run_report(run_dir, final_predictions(state, data, config))
     return run_dir, state
 
 
-def write_run_report(run_dir: Path) -> None:
-    """``report.html`` for a finished run; a failure here is only a warning, never a failed run."""
+def final_predictions(state: State, data: Data, config: TrainConfig):
+    """The last epoch's test predictions as the report's ``Predictions`` (None if not the whole test set
+    in stored order), so the report need not run the model over the test set again."""
+    from divekit.report.rundata import Predictions
+
+    predicted = state.extra.get("test_predictions")
+    if predicted is None or config.task != "classification" or len(predicted) != len(data.test_set) \
+            or getattr(data.test, "shuffle", True):
+        return None
+    test = data.test_set
+    return Predictions(test.labels.clone(), predicted, test.images, tuple(test.classes))
+
+
+def write_run_report(run_dir: Path, predictions=None) -> None:
+    """``report.html`` for a finished run; a failure here is only a warning, never a failed run.
+    ``predictions``: the test predictions if already known (else the report reruns the saved model)."""
     try:
         from divekit.report.single import write_report
 
-        write_report(run_dir)
+        write_report(run_dir, predictions=predictions)
     except Exception as e:  # the run itself succeeded; its report can be redone with divekit report
         print(f"warning: could not write {run_dir / 'report.html'} ({type(e).__name__}: {e}); "
               f"try 'divekit report {run_dir}'", file=sys.stderr)
