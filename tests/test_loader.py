@@ -1,5 +1,6 @@
 """Tensor loader: determinism, every example once per epoch, stored order for eval, augmentation."""
 
+import pytest
 import torch
 
 from divekit.data.loader import Augment, TensorLoader, hflip, random_crop
@@ -81,3 +82,21 @@ def test_split_partitions_and_stratifies():
     assert not torch.equal(va, train_valid_split(y, 0.25, seed=1)[1])
     tr3, va3 = train_valid_split(y, 0.3, seed=0, stratify=False)
     assert len(va3) == 30 and len(set(tr3.tolist()) & set(va3.tolist())) == 0
+
+
+@pytest.mark.parametrize("rank,world", [(0, 1), (1, 2)])
+def test_flip_fast_path_gives_the_same_batches_as_flipping_each_batch(rank, world):
+    """With flips alone the loader keeps a mirrored copy and selects from it; the batches must be exactly
+    those of flipping each batch (same random draws, same images), shards included."""
+    torch.manual_seed(0)
+    x = (torch.rand(300, 1, 6, 6) * 255).to(torch.uint8)
+    y = torch.arange(300)
+    fast = TensorLoader(x, y, 64, shuffle=True, seed=3, augment=Augment(0, True), rank=rank, world=world)
+    slow = TensorLoader(x, y, 64, shuffle=True, seed=3, augment=Augment(0, True), rank=rank, world=world)
+    slow.mirrored = None
+    assert fast.mirrored is not None
+    for epoch in range(2):
+        fast.set_epoch(epoch)
+        slow.set_epoch(epoch)
+        pairs = list(zip(fast, slow, strict=True))
+        assert pairs and all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in pairs)

@@ -44,10 +44,15 @@ def random_crop(x: torch.Tensor, pad: int, gen: torch.Generator, span: tuple[int
     return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
 
 
+def flip_mask(b: int, gen: torch.Generator, span: tuple[int, int] | None = None) -> torch.Tensor:
+    """Which of ``b`` images to mirror: bool ``[b]``, a fair coin each (``span`` as for ``random_crop``)."""
+    start, total = span or (0, b)
+    return torch.rand(total, generator=gen)[start:start + b] < 0.5
+
+
 def hflip(x: torch.Tensor, gen: torch.Generator, span: tuple[int, int] | None = None) -> torch.Tensor:
     """Mirror a random half of the images left-right (``span`` as for ``random_crop``)."""
-    start, total = span or (0, x.shape[0])
-    mask = (torch.rand(total, generator=gen)[start:start + x.shape[0]] < 0.5).to(x.device)
+    mask = flip_mask(x.shape[0], gen, span).to(x.device)
     return torch.where(mask[:, None, None, None], x.flip(3), x)
 
 
@@ -95,6 +100,10 @@ class TensorLoader:
         self.drop_last, self.channels_last, self.resize = drop_last, channels_last, resize
         self.rank, self.world = rank, world
         self.epoch = 0
+        # flips alone: keep the mirrored images next to the originals, so that a batch with flips is one
+        # index_select (image i mirrored is row i + N) instead of a flip and a select per batch
+        self.mirrored = torch.cat([self.images, self.images.flip(3)]) \
+            if self.augment is not None and self.augment.hflip and not self.augment.crop_pad else None
 
     def __len__(self) -> int:
         n = len(self.labels)
@@ -137,8 +146,12 @@ class TensorLoader:
             if self.world > 1:
                 lo, hi = shard_range(len(idx), self.rank, self.world)
                 idx, span = idx[lo:hi], (lo, len(idx))
-            x = self.images.index_select(0, idx)
-            if self.augment is not None:
+            if self.mirrored is not None:
+                flips = flip_mask(len(idx), aug_gen, span).to(self.device)
+                x = self.mirrored.index_select(0, idx + flips * len(self.images))
+            else:
+                x = self.images.index_select(0, idx)
+            if self.augment is not None and self.mirrored is None:
                 if self.augment.crop_pad:
                     x = random_crop(x, self.augment.crop_pad, aug_gen, span)
                 if self.augment.hflip:

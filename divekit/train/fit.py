@@ -44,21 +44,20 @@ class EpochSums:
     """Running sums of the current epoch: ``loss`` (float64, Σ batch-mean loss × batch size), ``correct``
     (int64) and ``seen`` examples, as device tensors.
 
-    A step only files its loss and outputs; they are added up a few hundred batches at a time and whenever
-    ``loss`` or ``correct`` is read, which spares the step six small ops and gives the same sums bit for bit:
-    the losses are added one by one in float64 in step order (as Python floats), and counts of correct
-    answers do not depend on the order. On a GPU adding the losses waits for the device, once per
+    A step only files its loss and which answers were right; they are added up a few hundred batches at a
+    time and whenever ``loss`` or ``correct`` is read, which spares the step four small ops and gives the same
+    sums bit for bit: the losses are added one by one in float64 in step order (as Python floats), and counts
+    of right answers do not depend on the order. On a GPU adding the losses waits for the device, once per
     ``PENDING`` steps."""
 
     PENDING = 1024  # losses held before adding them
-    HELD = 1 << 20  # output elements held before counting (a few MB at most)
+    HELD = 1 << 22  # answers held before counting (a few MB at most)
 
     def __init__(self, loss: torch.Tensor, correct: torch.Tensor, seen: int = 0) -> None:
         self._loss, self._correct, self.seen = loss, correct, seen
         self._losses: list[torch.Tensor] = []
         self._sizes: list[int] = []
-        self._outs: list[torch.Tensor] = []
-        self._ys: list[torch.Tensor] = []
+        self._hits: list[torch.Tensor] = []
         self._held = 0
 
     @classmethod
@@ -93,10 +92,10 @@ class EpochSums:
         self.seen += len(y)
         if len(self._losses) >= self.PENDING:
             self._add_losses()
-        if out is not None:
-            self._outs.append(out.detach())
-            self._ys.append(y)
-            self._held += out.numel()
+        if out is not None:  # compared now: a compiled model may reuse its output buffer next step
+            hits = out.detach().argmax(1) == y
+            self._hits.append(hits)
+            self._held += hits.numel()
             if self._held >= self.HELD:
                 self._count()
 
@@ -110,15 +109,9 @@ class EpochSums:
         self._losses, self._sizes = [], []
 
     def _count(self) -> None:
-        if not self._outs:
-            return
-        outs, ys = self._outs, self._ys
-        if len({o.shape[1:] for o in outs}) == 1 and len({t.shape[1:] for t in ys}) == 1:
-            self._correct += (torch.cat(outs).argmax(1) == torch.cat(ys)).sum()
-        else:  # e.g. sequences of different lengths
-            for o, t in zip(outs, ys, strict=True):
-                self._correct += (o.argmax(1) == t).sum()
-        self._outs, self._ys, self._held = [], [], 0
+        if self._hits:
+            self._correct += torch.cat([h.reshape(-1) for h in self._hits]).sum()
+            self._hits, self._held = [], 0
 
 
 @dataclass

@@ -1,0 +1,201 @@
+"""Trainer overhead: divekit's ``fit`` against a minimal hand-written loop, same model, tensors and steps.
+
+Both arms start from the same weights, build the optimizer with ``divekit.train.optimizers.build_optimizer``
+(the call ``fit`` makes), train on the same pre-made float batches for the same number of steps, in one
+process, interleaved (the order alternates each repeat), after an untimed warm-up of each. The figure is the
+median over repeats of divekit's time / the hand loop's time (``ratio``: wall time; ``cpu_ratio``: CPU time of
+the process, steadier on a busy machine); the final weights of both arms are compared (``identical_weights``),
+so the two did the same work. Target: ≤ 1.03.
+
+With ``--lightning-python PATH`` (or env ``DIVEKIT_LIGHTNING_PYTHON``), a Python that has ``lightning``
+installed, the same recipe also runs under Lightning's ``Trainer`` in a subprocess
+(bench/baselines/lightning_fit.py), reported as its ratio to a hand loop timed in that same subprocess.
+
+Prints one JSON line per measurement and one summary line per model.
+Usage: python bench/overhead.py [--models mlp,fastcnn] [--steps N] [--repeat N] [--threads N]
+                                [--lightning-python /tmp/lightning-env/bin/python]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from divekit.errors import DataError  # noqa: E402
+from divekit.train.config import TrainConfig  # noqa: E402
+
+# The models: the default conv net, and a tiny MLP whose steps are so short that any per-step cost shows.
+MODELS = {"fastcnn": ("fastcnn", {}), "mlp": ("mlp", {"hidden": 64})}
+POOL = 40  # distinct batches, cycled: same tensors for every arm without holding a whole epoch of floats
+
+
+def load_images(data_dir: str | None, n: int) -> tuple[torch.Tensor, torch.Tensor, str, float, float]:
+    """The first ``n`` Fashion-MNIST training images (uint8 [n, 1, 28, 28]) and labels, or synthetic ones
+    of the same shape when the data is not found; returns ``(x, y, source, mean, std)``."""
+    from divekit.data.images import load_dataset
+
+    try:
+        ds = load_dataset("fashion-mnist", "train", data_dir, download=False)
+        return ds.images[:n], ds.labels[:n], "fashion-mnist", ds.mean, ds.std
+    except DataError:
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randint(0, 256, (n, 1, 28, 28), dtype=torch.uint8, generator=gen)
+        return x, torch.randint(0, 10, (n,), generator=gen), "synthetic", 0.5, 0.25
+
+
+def make_batches(data_dir: str | None, batch: int, steps: int, channels_last: bool) -> tuple[list, str]:
+    """``steps`` normalised float batches ``(x [B, 1, 28, 28], y [B])``: ``POOL`` distinct ones, cycled."""
+    x, y, source, mean, std = load_images(data_dir, POOL * batch)
+    pool = []
+    for i in range(0, len(y), batch):
+        xb = x[i:i + batch].float().div_(255).sub_(mean).div_(std)
+        pool.append((xb.contiguous(memory_format=torch.channels_last) if channels_last else xb, y[i:i + batch]))
+    return [pool[i % len(pool)] for i in range(steps)], source
+
+
+def recipe(model_name: str, batch: int) -> TrainConfig:
+    """One epoch of plain SGD with momentum and weight decay; no schedule, smoothing, clipping or autocast, so
+    that ``fit`` and the hand loop compute exactly the same thing."""
+    return TrainConfig(model=model_name, model_options=dict(MODELS[model_name][1]), epochs=1, batch_size=batch,
+                       opt="sgd", lr=0.05, momentum=0.9, nesterov=False, weight_decay=5e-4, schedule="constant",
+                       warmup=0, label_smoothing=0.0, precision="fp32", device="cpu", test_every=0)
+
+
+def build_net(model_name: str) -> tuple[torch.nn.Module, bool]:
+    """The model as ``divekit train`` prepares it (channels-last for conv nets) and whether it is channels-last."""
+    from divekit.train.run import prepare_model
+
+    arch, options = MODELS[model_name]
+    config = TrainConfig(model=arch, model_options=dict(options), channels_last=True)
+    return prepare_model(config, (1, 28, 28), 10, torch.device("cpu"))
+
+
+def hand_loop(model: torch.nn.Module, batches: list, opt: torch.optim.Optimizer) -> None:
+    """The minimal loop: zero_grad, forward, cross-entropy, backward, step."""
+    model.train()
+    for x, y in batches:
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+
+
+def run_hand(model: torch.nn.Module, batches: list, config: TrainConfig) -> None:
+    from divekit.train.optimizers import build_optimizer
+
+    opt = build_optimizer(config.opt, model, config.lr, config.momentum, config.nesterov, config.weight_decay,
+                          tuple(config.betas), config.eps)
+    hand_loop(model, batches, opt)
+
+
+def run_divekit(model: torch.nn.Module, batches: list, config: TrainConfig) -> None:
+    from divekit.train.fit import fit
+
+    fit(model, batches, config)
+
+
+def timed(fn, model: torch.nn.Module, init: dict, batches: list,
+          config: TrainConfig) -> tuple[float, float, list]:
+    """Wall and CPU seconds ``fn`` takes from the ``init`` weights, and the weights it ends with."""
+    model.load_state_dict(init)
+    t0, c0 = time.perf_counter(), time.process_time()
+    fn(model, batches, config)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return seconds, cpu, [p.detach().clone() for p in model.parameters()]
+
+
+def compare(arms: dict, model_name: str, steps: int, repeat: int, batch: int, data_dir: str | None,
+            ours: str = "divekit", bench: str = "overhead") -> dict:
+    """Time ``arms`` (name → ``fn(model, batches, config)``; the first is the hand loop) interleaved, from the
+    same weights on the same batches; print a line per run and a summary of ``ours`` against the first arm."""
+    torch.manual_seed(0)
+    model, channels_last = build_net(model_name)
+    init = {k: v.clone() for k, v in model.state_dict().items()}
+    batches, source = make_batches(data_dir, batch, steps, channels_last)
+    config = recipe(model_name, batch)
+    for fn in arms.values():  # warm-up: first-call costs (allocator, lazy imports) out of the timings
+        timed(fn, model, init, batches[:10], config)
+    names, base = list(arms), next(iter(arms))
+    wall: dict[str, list[float]] = {who: [] for who in arms}
+    cpu: dict[str, list[float]] = {who: [] for who in arms}
+    identical = True
+    for r in range(repeat):
+        weights = {}
+        for who in names if r % 2 == 0 else names[::-1]:
+            seconds, cpu_seconds, weights[who] = timed(arms[who], model, init, batches, config)
+            wall[who].append(seconds)
+            cpu[who].append(cpu_seconds)
+            print(json.dumps({"bench": bench, "model": model_name, "who": who, "repeat": r, "steps": steps,
+                              "seconds": round(seconds, 4), "cpu_seconds": round(cpu_seconds, 4)}), flush=True)
+        identical &= all(torch.equal(a, b) for a, b in zip(weights[base], weights[ours], strict=True))
+    ratios = [a / b for a, b in zip(wall[ours], wall[base], strict=True)]
+    cpu_ratios = [a / b for a, b in zip(cpu[ours], cpu[base], strict=True)]
+    summary = {"bench": bench, "model": model_name, "who": ours, "summary": True, "data": source, "steps": steps,
+               "batch": batch, "threads": torch.get_num_threads(), "repeat": repeat,
+               f"{base}_median_s": round(statistics.median(wall[base]), 4),
+               f"{ours}_median_s": round(statistics.median(wall[ours]), 4),
+               "ratio": round(statistics.median(ratios), 4), "ratios": [round(x, 4) for x in ratios],
+               "cpu_ratio": round(statistics.median(cpu_ratios), 4), "identical_weights": identical}
+    return summary
+
+
+def bench_model(model_name: str, steps: int, repeat: int, batch: int, data_dir: str | None) -> dict:
+    summary = compare({"hand": run_hand, "divekit": run_divekit}, model_name, steps, repeat, batch, data_dir)
+    summary["target"] = 1.03
+    summary["ok"] = summary["ratio"] <= summary["target"] and summary["identical_weights"]
+    print(json.dumps(summary), flush=True)
+    return summary
+
+
+def bench_lightning(python: str, model_name: str, steps: int, repeat: int, batch: int, threads: int,
+                    data_dir: str | None) -> None:
+    """Run bench/baselines/lightning_fit.py under ``python`` and pass its JSON lines through."""
+    cmd = [python, str(HERE / "baselines" / "lightning_fit.py"), "--model", model_name, "--steps", str(steps),
+           "--repeat", str(repeat), "--batch", str(batch), "--threads", str(threads)]
+    if data_dir:
+        cmd += ["--data-dir", data_dir]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        print(json.dumps({"bench": "overhead", "model": model_name, "who": "lightning",
+                          "error": out.stderr.strip().splitlines()[-1:] or [f"exit {out.returncode}"]}), flush=True)
+        return
+    for line in out.stdout.splitlines():
+        if line.startswith("{"):
+            print(line, flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default="mlp,fastcnn", help=f"comma-separated, from {', '.join(MODELS)}")
+    ap.add_argument("--steps", type=int, default=0, help="steps per run (default: 1000 for mlp, 60 for fastcnn)")
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1: steadiest on a busy machine)")
+    ap.add_argument("--data-dir", default=os.environ.get("DIVEKIT_DATA"))
+    ap.add_argument("--lightning-python", default=os.environ.get("DIVEKIT_LIGHTNING_PYTHON"),
+                    help="a Python with lightning installed: also measure Lightning's Trainer")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    for name in args.models.split(","):
+        if name not in MODELS:
+            raise SystemExit(f"--models: unknown model {name!r}; choose from {', '.join(MODELS)}")
+        steps = args.steps or (1000 if name == "mlp" else 60)
+        bench_model(name, steps, args.repeat, args.batch, args.data_dir)
+        if args.lightning_python:
+            bench_lightning(args.lightning_python, name, steps, args.repeat, args.batch, args.threads, args.data_dir)
+
+
+if __name__ == "__main__":
+    main()
