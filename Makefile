@@ -7,7 +7,7 @@ SHARED := $(abspath ../shared/datasets)
 export DIVEKIT_DATA ?= $(if $(wildcard $(SHARED)/fashion-mnist),$(SHARED),)
 export MPLBACKEND ?= Agg
 
-.PHONY: demo test test-slow test-browser lint bench clean book
+.PHONY: demo test test-slow test-browser lint bench bench-all clean book
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,10 +46,17 @@ test-browser: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python bench/main_job.py
 
+# Trainer overhead, start-up and data path (docs/benchmarks.md); DIVEKIT_LIGHTNING_PYTHON=PATH adds Lightning.
+bench-all: bench
+	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/datapath.py
+
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
 
-# The book's chapter code against divekit.d2l (see docs/book.md). pandas is the Kaggle chapter's own import.
+# The book's chapter code against divekit.d2l (see docs/book.md). pandas (Kaggle chapter) and ipython
+# (softmax-regression-scratch) are the chapters' own imports; torchvision is replaced by tests/book/shims.
 book: $(BIN)/.installed
-	$(BIN)/python -m pip install --quiet pandas
+	$(BIN)/python -m pip install --quiet pandas ipython
 	nice -n 19 $(BIN)/python tests/book/run_chapters.py $(CHAPTERS)

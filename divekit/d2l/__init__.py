@@ -11,7 +11,7 @@ import importlib.util
 import warnings
 
 from divekit.d2l.hub import DATA_HUB, DATA_URL, download, download_all, download_extract
-from divekit.d2l.optim import evaluate_loss, get_data_ch11, show_trace_2d, train_2d, train_ch11, train_concise_ch11
+from divekit.d2l.optim import get_data_ch11, show_trace_2d, train_2d, train_ch11, train_concise_ch11
 from divekit.d2l.plotting import Animator, plot, plt, set_axes, set_figsize, show_images, use_svg_display
 from divekit.d2l.sentiment import (
     TokenEmbedding,
@@ -76,6 +76,7 @@ from divekit.d2l.training import (
     accuracy,
     evaluate_accuracy,
     evaluate_accuracy_gpu,
+    evaluate_loss,
     linreg,
     load_array,
     predict_ch3,

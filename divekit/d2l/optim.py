@@ -47,7 +47,3 @@ def train_concise_ch11(trainer_fn, hyperparams, data_iter, num_epochs: int = 4):
     """The same with ``nn.Linear`` and a ``torch.optim`` class ``trainer_fn``."""
     return _report(airfoil.train_concise_ch11(trainer_fn, hyperparams, data_iter, num_epochs), num_epochs)
 
-
-def evaluate_loss(net, data_iter, loss) -> float:
-    """Mean of ``loss(net(X), y)`` over every example of ``data_iter``."""
-    return airfoil.evaluate_loss(net, data_iter, loss)

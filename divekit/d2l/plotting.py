@@ -1,8 +1,9 @@
 """The book's plotting helpers, usable without a display.
 
 ``Animator`` redraws inline in Jupyter. Anywhere else it prints one line per ``add`` call and keeps a PNG
-of the figure up to date (saved at most once a second, and at exit), under ``$DIVEKIT_FIGURES`` or the
-system temporary folder, never the current directory.
+of the figure up to date, under ``$DIVEKIT_FIGURES`` or the system temporary folder, never the current
+directory. Saving is throttled so that it takes at most ~5% of the wall time (at most once a second, and
+again at exit), because training loops call ``add`` several times per epoch.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ class Animator:
         self.X, self.Y, self.fmts = None, None, fmts
         self.notebook = _in_notebook()
         self.png = None if self.notebook else figures_dir() / f"animator-{os.getpid()}-{next(_FIGURE_IDS)}.png"
-        self._saved_at = 0.0
+        self._saved_at, self._save_gap = 0.0, 1.0  # last save (monotonic s), min seconds to the next one
         self._dirty = False
         if self.png is not None:
             _SCRIPT_ANIMATORS.append(self)
@@ -171,12 +172,14 @@ class Animator:
 
     def _save(self, force: bool) -> None:
         self._dirty = True
-        if not force and time.monotonic() - self._saved_at < 1.0:
+        if not force and time.monotonic() - self._saved_at < self._save_gap:
             return  # throttled: written by a later add or at exit
         first = self._saved_at == 0.0
         self.png.parent.mkdir(parents=True, exist_ok=True)
+        start = time.monotonic()
         self.fig.savefig(self.png, dpi=90, bbox_inches="tight")
         self._saved_at, self._dirty = time.monotonic(), False
+        self._save_gap = max(1.0, 20 * (self._saved_at - start))  # saving ≤ 1/20 of the time between saves
         if first:
             print(f"(figure: {self.png})", flush=True)
 

@@ -98,7 +98,7 @@ def train_batch_ch13(net, X, y, loss, trainer, devices):
     l = loss(pred, y)
     l.sum().backward()
     trainer.step()
-    return l.sum(), accuracy(pred, y)
+    return l.sum().detach(), accuracy(pred, y)
 
 
 def train_ch13(net, train_iter, test_iter, loss, trainer, num_epochs, devices=None) -> None:

@@ -116,8 +116,8 @@ class SeqDataLoader:
         self.data_iter_fn = seq_data_iter_random if use_random_iter else seq_data_iter_sequential
         self.corpus, self.vocab = load_corpus_time_machine(max_tokens)
         cap = subset_limit()
-        if cap is not None:  # quick mode: at most N subsequences of num_steps tokens
-            self.corpus = self.corpus[:cap * num_steps + 1]
+        if cap is not None:  # quick mode: at most N subsequences of num_steps tokens, yet one full batch
+            self.corpus = self.corpus[:max(cap, 2 * batch_size) * num_steps + 1]
         self.batch_size, self.num_steps = batch_size, num_steps
 
     def __iter__(self):
@@ -217,7 +217,7 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter):
             l.backward()
             grad_clipping(net, 1)
             updater(batch_size=1)  # the loss is already a mean
-        metric.add(l * y.numel(), y.numel())
+        metric.add(l.detach() * y.numel(), y.numel())
     return math.exp(metric[0] / metric[1]), metric[1] / timer.stop()
 
 

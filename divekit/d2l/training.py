@@ -7,7 +7,7 @@ from torch import nn
 from torch.utils import data
 
 from divekit.d2l.plotting import Animator, show_images
-from divekit.d2l.utils import Accumulator, Timer
+from divekit.d2l.utils import Accumulator, Timer, try_gpu
 from divekit.d2l.vision import get_fashion_mnist_labels
 from divekit.scratch import linear
 
@@ -50,6 +50,18 @@ def evaluate_accuracy_gpu(net, data_iter, device=None) -> float:
             X = [x.to(device) for x in X] if isinstance(X, list) else X.to(device)
             y = y.to(device)
             metric.add(accuracy(net(X), y), y.numel())
+    return metric[0] / metric[1]
+
+
+def evaluate_loss(net, data_iter, loss) -> float:
+    """Mean of ``loss(net(X), y)`` over every element, with ``y`` reshaped like the output (as the book does,
+    so ``nn.MSELoss`` on ``[B, 1]`` outputs and ``[B]`` labels does not broadcast)."""
+    metric = Accumulator(2)  # loss sum, number of loss elements
+    with torch.no_grad():
+        for X, y in data_iter:
+            out = net(X)
+            l = loss(out, y.reshape(out.shape))
+            metric.add(l.sum(), l.numel())
     return metric[0] / metric[1]
 
 
@@ -103,11 +115,15 @@ def _xavier(m: nn.Module) -> None:
         nn.init.xavier_uniform_(m.weight)
 
 
-def train_ch6(net, train_iter, test_iter, num_epochs: int, lr: float, device) -> None:
-    """SGD with cross-entropy on ``device`` after Xavier re-initialisation (the book's chapter-6 loop).
+def train_ch6(net, train_iter, test_iter, num_epochs: int, lr: float, device=None) -> None:
+    """SGD with cross-entropy on ``device`` (default ``try_gpu()``) after Xavier re-initialisation (the book's
+    chapter-6 loop).
 
-    Prints ``training on <device>``, then ``loss …, train acc …, test acc …`` and ``… examples/sec on …``.
+    Prints ``training on <device>``, then ``loss …, train acc …, test acc …`` and ``… examples/sec on …``. The
+    running sums stay on the device and are read only at the five plotted points per epoch, so the step
+    never waits for the host (the book reads them after every batch); the numbers are the same.
     """
+    device = try_gpu() if device is None else device
     net.apply(_xavier)
     print("training on", device)
     net.to(device)
@@ -116,7 +132,7 @@ def train_ch6(net, train_iter, test_iter, num_epochs: int, lr: float, device) ->
     animator = Animator(xlabel="epoch", xlim=[1, num_epochs], legend=["train loss", "train acc", "test acc"])
     timer, num_batches = Timer(), len(train_iter)
     for epoch in range(num_epochs):
-        metric = Accumulator(3)  # loss sum, correct, examples
+        sums, seen = torch.zeros(2, device=device), 0  # loss sum, correct; examples
         net.train()
         for i, (X, y) in enumerate(train_iter):
             timer.start()
@@ -127,12 +143,13 @@ def train_ch6(net, train_iter, test_iter, num_epochs: int, lr: float, device) ->
             l.backward()
             optimizer.step()
             with torch.no_grad():
-                metric.add(l * X.shape[0], accuracy(y_hat, y), X.shape[0])
+                sums += torch.stack([l * X.shape[0], (y_hat.argmax(dim=1) == y).sum()])
+            seen += X.shape[0]
             timer.stop()
-            train_l, train_acc = metric[0] / metric[2], metric[1] / metric[2]
             if (i + 1) % (num_batches // 5 or 1) == 0 or i == num_batches - 1:
+                train_l, train_acc = (sums / seen).tolist()
                 animator.add(epoch + (i + 1) / num_batches, (train_l, train_acc, None))
         test_acc = evaluate_accuracy_gpu(net, test_iter)
         animator.add(epoch + 1, (None, None, test_acc))
     print(f"loss {train_l:.3f}, train acc {train_acc:.3f}, test acc {test_acc:.3f}")
-    print(f"{metric[2] * num_epochs / timer.sum():.1f} examples/sec on {str(device)}")
+    print(f"{seen * num_epochs / timer.sum():.1f} examples/sec on {str(device)}")
