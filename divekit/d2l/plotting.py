@@ -148,10 +148,10 @@ class Animator:
             if a is not None and b is not None:
                 self.X[i].append(a)
                 self.Y[i].append(b)
-        self._redraw()
         if self.notebook:
             from IPython import display
 
+            self._redraw()
             display.display(self.fig)
             display.clear_output(wait=True)
         else:
@@ -177,6 +177,7 @@ class Animator:
         first = self._saved_at == 0.0
         self.png.parent.mkdir(parents=True, exist_ok=True)
         start = time.monotonic()
+        self._redraw()  # only when saving: a redraw per point costs more than the point's training here
         self.fig.savefig(self.png, dpi=90, bbox_inches="tight")
         self._saved_at, self._dirty = time.monotonic(), False
         self._save_gap = max(1.0, 20 * (self._saved_at - start))  # saving ≤ 1/20 of the time between saves
