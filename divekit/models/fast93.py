@@ -1,0 +1,42 @@
+"""``fast93``: the fast CNN grown for the ``fmnist-93`` recipe (a few minutes of CPU training).
+
+    [B, C, 28, 28] ─PixelUnshuffle(2)→ [B, 4C, 14, 14] ─conv·pool→ c1 @7×7 ─(residual block)×blocks
+      ─conv·pool→ c2 @3×3 ─conv (last_kernel)→ c3 @3×3 ─flatten→ linear → [B, classes]
+
+Each ``conv·pool`` is conv → max-pool → BN → ReLU (``conv_pool_bn``, as in ``fastcnn``); a residual block is
+``x + relu(bn(conv(relu(bn(conv(x))))))`` at 7×7, where extra depth is cheap (D. Page's fast CIFAR-10
+ResNet puts its residual blocks right after pooling too).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from divekit.models.registry import register
+from divekit.models.simple import PixelUnshuffle, conv_pool_bn, flat_features
+
+
+class Residual(nn.Module):
+    """``x + f(x)`` with ``f`` two 3×3 conv → BN → ReLU layers of ``channels`` channels (shape kept)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(*conv_pool_bn(channels, channels, pool=False),
+                                  *conv_pool_bn(channels, channels, pool=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+@register("fast93", "fastcnn grown for the fmnist-93 recipe: space-to-depth stem, residual blocks at 7×7")
+def fast93(in_shape, num_classes, width: float = 1.0, channels: tuple[int, int, int] | list[int] = (48, 96, 192),
+           blocks: int = 0, last_kernel: int = 1):
+    """Build the net for inputs ``in_shape = (C, H, W)``; ``width`` multiplies ``channels`` (c1, c2, c3);
+    ``blocks`` residual blocks of c1 channels after the first pooling; ``last_kernel``: the last conv's size."""
+    c, h, w = in_shape
+    c1, c2, c3 = (max(8, round(k * width)) for k in channels)
+    stem = [PixelUnshuffle(2)] if h % 2 == 0 and w % 2 == 0 else []
+    body = nn.Sequential(*stem, *conv_pool_bn(c * 4 if stem else c, c1), *(Residual(c1) for _ in range(blocks)),
+                         *conv_pool_bn(c1, c2), *conv_pool_bn(c2, c3, last_kernel, pool=False))
+    return nn.Sequential(*body, nn.Flatten(), nn.Linear(flat_features(body, in_shape), num_classes))

@@ -1,0 +1,55 @@
+"""The fmnist-93 recipe's model builds by name with the documented size, and the recipe resolves to the
+documented configuration (no training here)."""
+
+import argparse
+
+import pytest
+import torch
+
+from divekit.models.registry import build_model
+
+PARAMS = 79594  # the recipe's net: channels 48/96/192, no residual block
+RECIPE_OPT = (16, 256, "sgd", 0.2, 0.9, True)  # epochs, batch, optimizer, peak lr, momentum, Nesterov
+RECIPE_SCHEDULE = ("onecycle", 0.25, 5e-4, 0.1)  # schedule, warm-up share, weight decay, label smoothing
+
+
+def test_fast93_output_shape_and_size():
+    model = build_model("fast93", (1, 28, 28), 10)
+    assert model(torch.randn(3, 1, 28, 28)).shape == (3, 10)
+    assert sum(p.numel() for p in model.parameters()) == PARAMS
+    assert sum(isinstance(m, torch.nn.Conv2d) for m in model.modules()) == 3
+    with_block = build_model("fast93", (1, 28, 28), 10, blocks=1)
+    assert sum(isinstance(m, torch.nn.Conv2d) for m in with_block.modules()) == 5  # + the block's two 3×3 convs
+    assert sum(p.numel() for p in with_block.parameters()) == PARAMS + 2 * (48 * 48 * 9 + 2 * 48)
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (1, 27, 27)])
+def test_fast93_other_shapes_and_width(shape):
+    model = build_model("fast93", shape, 7, width=0.5, blocks=0)
+    assert model(torch.randn(2, *shape)).shape == (2, 7)
+
+
+def test_residual_block_keeps_the_input_path():
+    from divekit.models.fast93 import Residual
+
+    block = Residual(8).eval()
+    for p in block.body.parameters():
+        torch.nn.init.zeros_(p)  # the body outputs relu(bn(0)) = 0: only the skip path is left
+    x = torch.randn(2, 8, 7, 7)
+    torch.testing.assert_close(block(x), x)
+
+
+def test_recipe_resolves_to_the_documented_config():
+    from divekit.train.cli import add_arguments
+    from divekit.train.cli_kfold import training_config
+
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    config = training_config(p.parse_args(["--recipe", "fmnist-93"]))
+    assert (config.model, config.model_options, config.data) == ("fast93", {}, "fashion-mnist")
+    assert (config.epochs, config.batch_size, config.opt, config.lr, config.momentum, config.nesterov) == RECIPE_OPT
+    assert (config.schedule, config.warmup, config.weight_decay, config.label_smoothing) == RECIPE_SCHEDULE
+    assert (config.augment_crop, config.augment_flip, config.tta_flip) == (0, True, True)
+    assert (config.precision, config.test_every) == ("fp32", 0)
+    explicit = training_config(p.parse_args(["--recipe", "fmnist-93", "--epochs", "2", "--no-flip"]))
+    assert explicit.epochs == 2 and not explicit.augment_flip and not explicit.tta_flip and explicit.augment_crop == 0
