@@ -29,7 +29,7 @@ class Residual(nn.Module):
         return x + self.body(x)
 
 
-@register("fast93", "fastcnn grown for the fmnist-93 recipe: space-to-depth stem, residual blocks at 7×7")
+@register("fast93", "fastcnn grown for the fmnist-93 recipe: space-to-depth stem, 1.5× width, optional residual blocks")
 def fast93(in_shape, num_classes, width: float = 1.0, channels: tuple[int, int, int] | list[int] = (48, 96, 192),
            blocks: int = 0, last_kernel: int = 1):
     """Build the net for inputs ``in_shape = (C, H, W)``; ``width`` multiplies ``channels`` (c1, c2, c3);
