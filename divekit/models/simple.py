@@ -95,12 +95,14 @@ class PixelUnshuffle(nn.Module):
             memory_format=torch.channels_last) else y
 
 
-def conv_pool_bn(cin: int, cout: int, kernel: int = 3, pool: bool = True) -> list[nn.Module]:
+def conv_pool_bn(cin: int, cout: int, kernel: int = 3, pool: bool = True, ceil: bool = False,
+                 conv: nn.Module | None = None) -> list[nn.Module]:
     """conv → (max-pool) → batch norm → ReLU. Pooling before BN/ReLU gives the same kind of features
-    (max-pool commutes with ReLU) at a quarter of the element-wise work."""
-    layers: list[nn.Module] = [nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=False)]
+    (max-pool commutes with ReLU) at a quarter of the element-wise work. ``ceil``: an odd side keeps its
+    last row/column (7 → 4 instead of 3); ``conv``: a ready convolution instead of a trained 3×3 one."""
+    layers: list[nn.Module] = [conv or nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=False)]
     if pool:
-        layers.append(nn.MaxPool2d(2))
+        layers.append(nn.MaxPool2d(2, ceil_mode=ceil))
     return layers + [nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
@@ -161,11 +163,9 @@ def fastcnn(in_shape, num_classes, width: float = 1.0, whiten: bool = True):
     c1, c2, c3 = (max(8, round(k * width)) for k in (32, 64, 128))
     stem = [PixelUnshuffle(2)] if h % 2 == 0 and w % 2 == 0 else []
     c0 = c * 4 if stem else c
-    c1 += c1 % 2
-    first = [WhiteningConv2d(c0, c1), nn.MaxPool2d(2, ceil_mode=True), nn.BatchNorm2d(c1), nn.ReLU(inplace=True)] \
-        if whiten and c1 <= 2 * c0 * 9 else conv_pool_bn(c0, c1)
-    second = conv_pool_bn(c1, c2)
-    second[1] = nn.MaxPool2d(2, ceil_mode=True)  # 7×7 → 4×4: the last row and column are not dropped
-    body = nn.Sequential(*stem, *first, *second, *conv_pool_bn(c2, c3, 1, pool=False))
+    c1 += c1 % 2  # a whitening layer pairs each filter with its negative
+    whitening = whiten and c1 <= 2 * c0 * 9
+    first = conv_pool_bn(c0, c1, ceil=whitening, conv=WhiteningConv2d(c0, c1) if whitening else None)
+    body = nn.Sequential(*stem, *first, *conv_pool_bn(c1, c2, ceil=True), *conv_pool_bn(c2, c3, 1, pool=False))
     n = flat_features(body, in_shape)
     return nn.Sequential(*body, nn.Flatten(), nn.Linear(n, num_classes))

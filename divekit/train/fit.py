@@ -70,20 +70,10 @@ class EpochSums:
         self._add_losses()
         return self._loss
 
-    @loss.setter
-    def loss(self, value: torch.Tensor) -> None:
-        self._add_losses()
-        self._loss = value
-
     @property
     def correct(self) -> torch.Tensor:
         self._count()
         return self._correct
-
-    @correct.setter
-    def correct(self, value: torch.Tensor) -> None:
-        self._count()
-        self._correct = value
 
     def add(self, loss: torch.Tensor, y: torch.Tensor, out: torch.Tensor | None = None) -> None:
         """File one batch: its mean ``loss``, labels ``y [B, …]`` and, for accuracy, outputs ``out [B, C, …]``."""
