@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/book_lenet.py --book-python /tmp/d2l-env/bin/python \\
+    python bench/book_lenet.py --book-python D2L_ENV/bin/python \\
         [--divekit-python PY ...] [--chapter FILE] [--epochs N] [--out FILE]
 
 ``--book-python`` is an interpreter with ``d2l==0.17.6`` (and torch/torchvision) installed, kept outside the

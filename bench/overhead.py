@@ -13,7 +13,7 @@ installed, the same recipe also runs under Lightning's ``Trainer`` in a subproce
 
 Prints one JSON line per measurement and one summary line per model.
 Usage: python bench/overhead.py [--models mlp,fastcnn] [--steps N] [--repeat N] [--threads N]
-                                [--lightning-python /tmp/lightning-env/bin/python]
+                                [--lightning-python LIGHTNING_ENV/bin/python]
 """
 
 from __future__ import annotations

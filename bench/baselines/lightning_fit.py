@@ -4,7 +4,7 @@ loop timed in this process (interleaved), so the ratio never compares two proces
 Both arms use ``torch.optim.SGD`` with the recipe's settings (Lightning steps the optimizer with a closure);
 the Lightning arm includes building its ``Trainer``, as divekit's arm includes building its optimizer.
 Run it with a Python that has ``lightning`` (a side environment, never the project's):
-    /tmp/lightning-env/bin/python bench/baselines/lightning_fit.py --model mlp --steps 1000 --repeat 7
+    LIGHTNING_ENV/bin/python bench/baselines/lightning_fit.py --model mlp --steps 1000 --repeat 7
 Prints one JSON line per run and a summary line.
 """
 
