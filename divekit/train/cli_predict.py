@@ -20,6 +20,7 @@ def predict(model, loader, device, dtype, tta_flip: bool):
 
     from divekit.diagnose.checks import check_ordered_loader
     from divekit.train.device import autocast
+    from divekit.train.fit import flip_averaged_probabilities
 
     check_ordered_loader(loader)
     probs = []
@@ -27,9 +28,7 @@ def predict(model, loader, device, dtype, tta_flip: bool):
     with torch.inference_mode():
         for x, _ in loader:
             with autocast(device, dtype):
-                p = model(x).float().softmax(1)
-                if tta_flip:
-                    p = (p + model(x.flip(3)).float().softmax(1)) / 2
+                p = flip_averaged_probabilities(model, x) if tta_flip else model(x).float().softmax(1)
             probs.append(p.float().cpu())
     return torch.cat(probs)
 

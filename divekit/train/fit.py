@@ -196,6 +196,11 @@ def default_loss(config: TrainConfig) -> Callable:
     return lambda out, y: F.cross_entropy(out, y, label_smoothing=config.label_smoothing)
 
 
+def flip_averaged_probabilities(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Flip test-time augmentation: the mean of the softmax of ``x [B, C, H, W]`` and of its mirror image."""
+    return (model(x).float().softmax(1) + model(x.flip(3)).float().softmax(1)) / 2
+
+
 @torch.inference_mode()
 def evaluate(model: torch.nn.Module, loader: Iterable, device: torch.device | None = None,
              dtype: torch.dtype | None = None, tta_flip: bool = False, task: str = "classification",
@@ -217,9 +222,7 @@ def evaluate(model: torch.nn.Module, loader: Iterable, device: torch.device | No
     n = 0
     for x, y in loader:
         with autocast(device, dtype):
-            out = model(x)
-            if tta_flip:
-                out = torch.log((out.float().softmax(1) + model(x.flip(3)).float().softmax(1)) / 2)
+            out = torch.log(flip_averaged_probabilities(model, x)) if tta_flip else model(x)
         out = out.float()
         if task == "regression":
             loss = loss_fn(out, y) if loss_fn else F.mse_loss(out.squeeze(-1), y.float())
