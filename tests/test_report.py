@@ -65,6 +65,22 @@ def test_recomputed_predictions_match_evaluate(run_dir):
     assert torch.equal(cm.sum(1), torch.bincount(test_set.labels, minlength=len(pred.classes)))
 
 
+def test_train_run_reports_the_final_epochs_predictions_without_rerunning(tmp_path, monkeypatch, capsys):
+    """train_run hands the last epoch's test predictions (flip TTA included) to its report: the model is not
+    run over the test set a second time, and those predictions are the ones a rerun gives."""
+    def no_rerun(run):
+        raise AssertionError("the report reran the model")
+
+    config = TrainConfig(data="fashion-mnist-mini", model="softmax", epochs=1, lr=0.1, threads=1,
+                         precision="fp32", augment_flip=True, tta_flip=True, test_every=0)
+    with monkeypatch.context() as patched:
+        patched.setattr("divekit.report.rundata.image_predictions", no_rerun)
+        run, state = train_run(config, tmp_path, "kept")
+    assert "could not write" not in capsys.readouterr().err  # a rerun would have failed the report
+    assert "Confusion matrix" in (run / "report.html").read_text(encoding="utf-8")
+    assert torch.equal(state.extra["test_predictions"], image_predictions(load_run_data(run)).predicted)
+
+
 def test_report_cli_and_mistake_grid(run_dir, tmp_path, capsys):
     out = tmp_path / "r.html"
     assert main(["report", str(run_dir), "--out", str(out)]) == 0

@@ -177,11 +177,15 @@ def train_run(config: TrainConfig | None, runs_dir: str | Path = "runs", name: s
 def final_predictions(state: State, data: Data, config: TrainConfig):
     """The last epoch's test predictions as the report's ``Predictions`` (None if not the whole test set
     in stored order), so the report need not run the model over the test set again."""
+    from divekit.diagnose.checks import ShuffledLoaderError, check_ordered_loader
     from divekit.report.rundata import Predictions
 
     predicted = state.extra.get("test_predictions")
-    if predicted is None or config.task != "classification" or len(predicted) != len(data.test_set) \
-            or getattr(data.test, "shuffle", True):
+    if predicted is None or config.task != "classification" or len(predicted) != len(data.test_set):
+        return None
+    try:
+        check_ordered_loader(data.test)  # the same test predict() applies before writing rows
+    except ShuffledLoaderError:
         return None
     test = data.test_set
     return Predictions(test.labels.clone(), predicted, test.images, tuple(test.classes))
