@@ -70,12 +70,20 @@ def test_finite_steps_pass():
     ({}, float("nan"), "loss is nan"),
     ({}, float("-inf"), "loss is -inf"),
 ])
-def test_any_non_finite_element_stops_or_skips(bad, loss, message):
+@pytest.mark.parametrize("multi_tensor", [True, False])
+def test_any_non_finite_element_stops_or_skips(bad, loss, message, multi_tensor):
     model, state = model_with_grads(bad)
     state.step = 4
+    stop, skip = NonFiniteGuard(torch.device("cpu")), NonFiniteGuard(torch.device("cpu"), "skip")
+    if not multi_tensor:  # the one-sum-per-tensor fallback
+        stop._one = skip._one = None
+    before = [p.grad.clone() for p in model.parameters()]
     with pytest.raises(TrainingDiverged, match=f"{message} at step 4"):
-        NonFiniteGuard(torch.device("cpu")).step_ok(torch.tensor(loss), model, state)
-    assert not NonFiniteGuard(torch.device("cpu"), "skip").step_ok(torch.tensor(loss), model, state)
+        stop.step_ok(torch.tensor(loss), model, state)
+    assert not skip.step_ok(torch.tensor(loss), model, state)
+    assert skip.step_ok(torch.tensor(0.5), *model_with_grads({})), "a good step after a skipped one passes"
+    for b, p in zip(before, model.parameters(), strict=True):  # the check leaves the gradients as they were
+        assert torch.equal(b.nan_to_num(1.5), p.grad.nan_to_num(1.5))
 
 
 def test_deferred_check_records_the_first_bad_step():

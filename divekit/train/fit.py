@@ -44,20 +44,20 @@ class EpochSums:
     """Running sums of the current epoch: ``loss`` (float64, Σ batch-mean loss × batch size), ``correct``
     (int64) and ``seen`` examples, as device tensors.
 
-    A step only files its loss and which answers were right; they are added up a few hundred batches at a
-    time and whenever ``loss`` or ``correct`` is read, which spares the step four small ops and gives the same
+    A step only files its loss and outputs; they are added up many batches at a time and whenever ``loss``
+    or ``correct`` is read, which spares the step six small ops and gives the same
     sums bit for bit: the losses are added one by one in float64 in step order (as Python floats), and counts
     of right answers do not depend on the order. On a GPU adding the losses waits for the device, once per
     ``PENDING`` steps."""
 
     PENDING = 1024  # losses held before adding them
-    HELD = 1 << 22  # answers held before counting (a few MB at most)
+    HELD = 1 << 16  # output elements held before counting right answers (256 KB of float32)
 
     def __init__(self, loss: torch.Tensor, correct: torch.Tensor, seen: int = 0) -> None:
         self._loss, self._correct, self.seen = loss, correct, seen
         self._losses: list[torch.Tensor] = []
         self._sizes: list[int] = []
-        self._hits: list[torch.Tensor] = []
+        self._outs: list[tuple[torch.Tensor, torch.Tensor]] = []
         self._held = 0
 
     @classmethod
@@ -82,10 +82,11 @@ class EpochSums:
         self.seen += len(y)
         if len(self._losses) >= self.PENDING:
             self._add_losses()
-        if out is not None:  # compared now: a compiled model may reuse its output buffer next step
-            hits = out.detach().argmax(1) == y
-            self._hits.append(hits)
-            self._held += hits.numel()
+        if out is not None:
+            # One argmax over many steps' outputs costs a fraction of one per step (a small model's step is
+            # ~1 ms). A CUDA-graph-compiled model overwrites its output buffer next step: keep a copy there.
+            self._outs.append((out.detach().clone() if out.is_cuda else out.detach(), y))
+            self._held += out.numel()
             if self._held >= self.HELD:
                 self._count()
 
@@ -99,9 +100,14 @@ class EpochSums:
         self._losses, self._sizes = [], []
 
     def _count(self) -> None:
-        if self._hits:
-            self._correct += torch.cat([h.reshape(-1) for h in self._hits]).sum()
-            self._hits, self._held = [], 0
+        if not self._outs:
+            return
+        outs, ys = zip(*self._outs, strict=True)
+        if len({o.shape[1:] for o in outs}) == 1:  # one argmax over all held steps
+            self._correct += (torch.cat(outs).argmax(1) == torch.cat(ys)).sum()
+        else:  # e.g. sequences of different lengths
+            self._correct += sum((o.argmax(1) == t).sum() for o, t in self._outs)
+        self._outs, self._held = [], 0
 
 
 @dataclass
@@ -152,28 +158,24 @@ class NonFiniteGuard:
         self.on_nan, self.check_grads = on_nan, check_grads
         self.eager = device.type == "cpu" or on_nan == "skip"
         self.first_bad = torch.full((), -1, dtype=torch.int64, device=device)
+        self._found = torch.zeros(1, device=device)  # set by the finite check when a gradient is not
+        self._one: torch.Tensor | None = torch.ones(1, device=device)
 
     def step_ok(self, loss: torch.Tensor, model: torch.nn.Module, state: State,
                 grad_norm: torch.Tensor | None = None) -> bool:
         """False when this step must be skipped; raises ``TrainingDiverged`` when training must stop.
         ``grad_norm``: the total gradient norm if already known (from clipping)."""
         loss = loss.detach()
-        parts = [loss]
-        if grad_norm is not None:
-            parts.append(grad_norm)
-        elif self.check_grads:  # the gradients the optimizer is about to apply (a list at hand, no module walk)
-            groups = state.optimizer.param_groups if state.optimizer is not None else [{"params": model.parameters()}]
-            parts += [p.grad for group in groups for p in group["params"] if p.grad is not None]
-        # A sum (or norm) over all elements of the loss and gradients is finite exactly when every element is
-        # (short of an overflow past 3e38, which is divergence too): one reduction per tensor, one test.
         if not self.eager:  # on the device, one multi-tensor kernel, no wait
+            parts = [loss, grad_norm] if grad_norm is not None else [loss, *self._grads(model, state)]
             ok = torch.isfinite(torch.stack(torch._foreach_norm(parts)).sum())
             self.first_bad = torch.where((self.first_bad < 0) & ~ok, state.step, self.first_bad)
             return True
-        if loss.device.type == "cpu":  # reading a CPU scalar costs nothing: add them as Python floats
-            finite = math.isfinite(sum(t.sum().item() for t in parts))
-        else:
-            finite = math.isfinite(torch.stack(torch._foreach_norm(parts)).sum().item())
+        finite = math.isfinite(loss.item())
+        if finite and grad_norm is not None:
+            finite = math.isfinite(grad_norm.item())
+        elif finite and self.check_grads:
+            finite = self._grads_finite(self._grads(model, state))
         if finite:
             return True
         if self.on_nan == "skip":
@@ -181,6 +183,28 @@ class NonFiniteGuard:
         what = f"loss is {loss.item()}" if not math.isfinite(loss.item()) else "a gradient is not finite"
         raise TrainingDiverged(f"{what} at step {state.step} (epoch {state.epoch + 1}); "
                                f"try a smaller --lr (now {state.lr:g}) or --clip-grad, or --on-nan skip")
+
+    @staticmethod
+    def _grads(model: torch.nn.Module, state: State) -> list[torch.Tensor]:
+        """The gradients the optimizer is about to apply (a list at hand, no module walk)."""
+        groups = state.optimizer.param_groups if state.optimizer is not None else [{"params": model.parameters()}]
+        return [p.grad for group in groups for p in group["params"] if p.grad is not None]
+
+    def _grads_finite(self, grads: list[torch.Tensor]) -> bool:
+        """Whether every element of ``grads`` is finite: one multi-tensor pass (the kernel GradScaler uses,
+        multiplying by exactly 1), or one sum per tensor where that kernel does not take them. A sum is finite
+        exactly when every element is (short of an overflow past 3e38, which is divergence too)."""
+        if self._one is not None and {g.dtype for g in grads} in ({torch.float32}, {torch.float64}):
+            try:
+                torch._amp_foreach_non_finite_check_and_unscale_(grads, self._found, self._one)
+            except (RuntimeError, AttributeError):
+                self._one = None
+            else:
+                if self._found.item() == 0:
+                    return True
+                self._found.zero_()
+                return False
+        return math.isfinite(sum(g.sum().item() for g in grads))
 
     def check(self) -> None:
         """Raise ``TrainingDiverged`` if a step recorded on the device had a non-finite loss or gradient."""
