@@ -83,6 +83,7 @@ def test_load_data_fashion_mnist(fmnist, monkeypatch):
     X, y = next(iter(train))
     assert X.shape == (256, 1, 28, 28) and X.dtype == torch.float32 and y.dtype == torch.int64
     assert 0.0 <= float(X.min()) and float(X.max()) <= 1.0 and float(X.max()) > 0.9
+    assert X.stride()[1] == 1 and X.is_contiguous(), "channels-last strides (the chapter's NCHW nets run faster)"
     _, y2 = next(iter(train))
     assert not torch.equal(y, y2), "the training set must be reshuffled on each pass"
     assert torch.equal(next(iter(test))[1], next(iter(test))[1])

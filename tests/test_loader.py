@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from divekit.data.loader import Augment, TensorLoader, hflip, random_crop
+from divekit.data.loader import Augment, TensorLoader, as_channels_last, hflip, random_crop
 from divekit.data.split import train_valid_split
 
 
@@ -100,3 +100,19 @@ def test_flip_fast_path_gives_the_same_batches_as_flipping_each_batch(rank, worl
         slow.set_epoch(epoch)
         pairs = list(zip(fast, slow, strict=True))
         assert pairs and all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in pairs)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_channels_last_batches_make_an_nchw_model_run_channels_last(channels):
+    """A one-channel batch is stored the same in both formats, so it is restrided (no copy): torch reads the
+    format from the strides, and an unchanged NCHW model's convolutions then run channels-last."""
+    x = torch.randn(4, channels, 6, 6)
+    cl = as_channels_last(x)
+    assert torch.equal(cl, x) and cl.is_contiguous(memory_format=torch.channels_last)
+    assert cl.stride()[1] == 1
+    if channels == 1:
+        assert cl.data_ptr() == x.data_ptr() and cl.is_contiguous()  # still views and flattens like x
+    conv = torch.nn.Conv2d(channels, 5, 3)
+    out = conv(cl)
+    assert out.stride()[1] == 1, "the convolution did not run channels-last"
+    assert torch.allclose(out, conv(x), atol=1e-6)

@@ -73,7 +73,7 @@ def load_data_fashion_mnist(batch_size: int, resize: int | tuple[int, int] | Non
         ds = load_dataset("fashion-mnist", split)
         images, labels = cap(ds.images, ds.labels, labels=ds.labels)
         loaders.append(EpochLoader(images, labels, batch_size, shuffle=split == "train", seed=seed,
-                                   mean=0.0, std=1.0, resize=size))
+                                   mean=0.0, std=1.0, resize=size, channels_last=True))
     return loaders[0], loaders[1]
 
 
