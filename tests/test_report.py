@@ -49,6 +49,7 @@ def test_train_run_writes_a_self_contained_report(run_dir):
     # nothing fetched from elsewhere: every src/href is inline
     assert not re.search(r'(src|href)="(?!data:)', page)
     assert "time per epoch" in page and "training examples / s" in page
+    assert (run_dir / "curves.png").read_bytes() in pngs, "the report embeds curves.png, not a second drawing"
 
 
 def test_recomputed_predictions_match_evaluate(run_dir):

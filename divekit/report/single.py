@@ -105,10 +105,11 @@ def prediction_sections(pred: Predictions, recorded: Any) -> list[str]:
             h.section("Misclassified test images", mistakes(pred), anchor="mistakes")]
 
 
-def curve_sections(run: RunData) -> list[str]:
+def curve_sections(run: RunData, curves: bytes | None = None) -> list[str]:
+    """The curves and learning-rate sections; ``curves``: the curves figure if already drawn (PNG)."""
     series = dict(run.folds) if run.is_kfold and run.folds else {"": run.history}
     parts = []
-    curves = curves_png(series)
+    curves = curves or curves_png(series)
     if curves:
         what = "each fold, train vs validation" if run.is_kfold else "train vs validation/test, per epoch"
         parts.append(h.section("Loss and accuracy curves", h.para(what), h.img(curves, "loss and accuracy curves"),
@@ -119,9 +120,10 @@ def curve_sections(run: RunData) -> list[str]:
     return parts
 
 
-def build_report(run: RunData, predictions: bool | Predictions = True) -> str:
+def build_report(run: RunData, predictions: bool | Predictions = True, curves: bytes | None = None) -> str:
     """The HTML text of ``run``'s report; ``predictions=False`` skips rerunning the model, and test-set
-    ``Predictions`` already in hand are used instead of rerunning it."""
+    ``Predictions`` already in hand are used instead of rerunning it; ``curves``: the run's curves figure
+    (PNG) when already drawn."""
     final = run.final
     kind = "k-fold cross-validation" if run.is_kfold else "training run"
     data = run.meta.get("dataset") or run.config.get("data")
@@ -132,7 +134,7 @@ def build_report(run: RunData, predictions: bool | Predictions = True) -> str:
     if run.is_kfold:
         sections.append(h.section(f"Folds (k = {run.summary.get('k', len(run.folds))})", fold_table(run),
                                   anchor="folds"))
-    sections += curve_sections(run)
+    sections += curve_sections(run, curves)
     pred = predictions if isinstance(predictions, Predictions) else image_predictions(run) if predictions else None
     if pred is not None:
         sections += prediction_sections(pred, final.get("test_acc"))
@@ -147,7 +149,9 @@ def build_report(run: RunData, predictions: bool | Predictions = True) -> str:
                   footer=f"written by divekit report on {time.strftime('%Y-%m-%d %H:%M:%S')}")
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None, predictions: bool | Predictions = True) -> Path:
-    """Write ``RUN/report.html`` (or ``out``) for the run in ``run_dir`` and return its path."""
+def write_report(run_dir: str | Path, out: str | Path | None = None, predictions: bool | Predictions = True,
+                 curves: bytes | None = None) -> Path:
+    """Write ``RUN/report.html`` (or ``out``) for the run in ``run_dir`` and return its path (``predictions``
+    and ``curves`` as for ``build_report``)."""
     run = load_run_data(run_dir)
-    return write_text(Path(out) if out else run.path / "report.html", build_report(run, predictions))
+    return write_text(Path(out) if out else run.path / "report.html", build_report(run, predictions, curves))

@@ -162,7 +162,7 @@ def train_run(config: TrainConfig | None, runs_dir: str | Path = "runs", name: s
     if not main:
         return run_dir, state  # the other ranks hold the same weights and metrics; rank 0 writes them
     save_weights(model, run_dir / "model.safetensors")
-    plot_curves(run_dir, state.history, config.model)
+    curves = plot_curves(run_dir, state.history, config.model)
     final = state.history[-1] if state.history else {}
     write_json(run_dir / "summary.json", {
         "final": final, "train_seconds": round(state.seconds, 3),
@@ -170,7 +170,7 @@ def train_run(config: TrainConfig | None, runs_dir: str | Path = "runs", name: s
         "examples_per_second": round(len(data.train_set) * len(state.history) / max(state.seconds, 1e-9), 1),
         **({"resumed_at_steps": state.extra["resumed_at"]} if state.extra.get("resumed_at") else {}),
         **({"skipped_steps": state.skipped} if state.skipped else {})})
-    write_run_report(run_dir, final_predictions(state, data, config))
+    write_run_report(run_dir, final_predictions(state, data, config), curves)
     return run_dir, state
 
 
@@ -191,13 +191,14 @@ def final_predictions(state: State, data: Data, config: TrainConfig):
     return Predictions(test.labels.clone(), predicted, test.images, tuple(test.classes))
 
 
-def write_run_report(run_dir: Path, predictions=None) -> None:
+def write_run_report(run_dir: Path, predictions=None, curves: bytes | None = None) -> None:
     """``report.html`` for a finished run; a failure here is only a warning, never a failed run.
-    ``predictions``: the test predictions if already known (else the report reruns the saved model)."""
+    ``predictions``: the test predictions if already known (else the report reruns the saved model);
+    ``curves``: the run's ``curves.png`` (else the report draws the curves itself)."""
     try:
         from divekit.report.single import write_report
 
-        write_report(run_dir, predictions=predictions)
+        write_report(run_dir, predictions=predictions, curves=curves)
     except Exception as e:  # the run itself succeeded; its report can be redone with divekit report
         print(f"warning: could not write {run_dir / 'report.html'} ({type(e).__name__}: {e}); "
               f"try 'divekit report {run_dir}'", file=sys.stderr)

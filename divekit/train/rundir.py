@@ -83,10 +83,13 @@ def load_weights(model: torch.nn.Module, path: Path) -> torch.nn.Module:
     return model
 
 
-def plot_curves(run_dir: Path, history: list[dict[str, Any]], title: str = "") -> Path | None:
-    """``curves.png``: loss and accuracy per epoch, train against valid/test (the report's curves figure)."""
+def plot_curves(run_dir: Path, history: list[dict[str, Any]], title: str = "") -> bytes | None:
+    """Write ``curves.png``: loss and accuracy per epoch, train against valid/test (the report's curves figure).
+    Returns the PNG (None when nothing was measured), so the report can embed it without drawing it again."""
     from divekit.report.figures import curves_png
     from divekit.runs import atomic_write
 
     png = curves_png({"": history}, title=title) if history else None
-    return atomic_write(run_dir / "curves.png", lambda f: f.write(png)) if png else None
+    if png:
+        atomic_write(run_dir / "curves.png", lambda f: f.write(png))
+    return png
