@@ -325,10 +325,10 @@ def fit(model: torch.nn.Module, train_loader: Any, config: TrainConfig | None = 
                              config.step_size, config.gamma)
             for group in opt.param_groups:
                 group["lr"] = state.lr
+            opt.zero_grad(set_to_none=True)  # first: the old gradients' memory is free for this forward pass
             with autocast(device, dtype):
                 out = net(x)
                 loss = loss_fn(out, y)
-            opt.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
                 scaler.unscale_(opt)
