@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from divekit.data.idx import read_idx, write_idx
+from divekit.data import idx as idx_module
+from divekit.data.idx import prefetch_idx, read_idx, write_idx
 from divekit.data.images import read_split
 from divekit.errors import DataError
 
@@ -111,3 +112,57 @@ def test_fuzz_plausible_headers(tmp_path, code, dims, tail):
         pass
     else:
         assert out.shape == tuple(dims)
+
+
+def test_an_empty_shape_with_huge_other_dimensions_is_a_clear_error(tmp_path):
+    """Found by the fuzz test: numpy cannot even make an empty array of shape (0, 2**32 - 1, 2**32 - 1)."""
+    p = tmp_path / "empty-huge"
+    p.write_bytes(struct.pack(">HBB", 0, 8, 3) + struct.pack(">3I", 0, 2**32 - 1, 2**32 - 1))
+    with pytest.raises(DataError, match="empty-huge.*empty, but"):
+        read_idx(p)
+
+
+def test_prefetched_files_read_the_same_once_and_changed_files_are_read_again(tmp_path):
+    a = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    pa, pb, bad = tmp_path / "a.gz", tmp_path / "b", tmp_path / "bad"
+    write_idx(pa, a)
+    write_idx(pb, a[:1])
+    bad.write_bytes(_header() + b"\x00")  # truncated
+    prefetch_idx([pa, pb, bad, tmp_path / "missing"])
+    assert len(idx_module._PREFETCHED) == 3  # a missing file is left to the real read
+    got = read_idx(pa)
+    assert np.array_equal(got, a) and got.flags.writeable
+    write_idx(pb, a)  # changed since it was read ahead: read again
+    assert np.array_equal(read_idx(pb), a)
+    with pytest.raises(DataError, match="bad: truncated"):
+        read_idx(bad)  # the read-ahead's error, as if read now
+    assert not idx_module._PREFETCHED
+    assert np.array_equal(read_idx(pa), a)  # taken once; later reads read the file
+
+
+def test_train_command_reads_the_data_ahead(monkeypatch, tmp_path):
+    """`divekit train` starts reading the image files before importing torch's training stack."""
+    from divekit.cli import build_parser
+    from divekit.train.cli import prefetch_images
+
+    monkeypatch.setattr(idx_module, "_PREFETCHED", {})
+    prefetch_images(build_parser().parse_args(["train", "--data", "fashion-mnist-mini"]))
+    assert len(idx_module._PREFETCHED) == 4
+    for future in list(idx_module._PREFETCHED.values()):
+        assert future.result().dtype == np.uint8
+    prefetch_images(build_parser().parse_args(["train", "--data", str(tmp_path / "nowhere")]))  # no error
+
+
+@pytest.mark.parametrize("extra,ok", [(b"", True), (b"\0" * 7, True), (b"junk", False)])
+def test_gzip_members_padding_and_junk_after_the_stream(tmp_path, extra, ok):
+    """Read as ``gzip`` reads: several members are one stream, zeros after it are padding, anything else is
+    an error naming the file."""
+    a = np.arange(60, dtype=np.uint8).reshape(3, 4, 5)
+    body = _header(0x08, (3, 4, 5)) + a.tobytes()
+    p = tmp_path / "multi.gz"
+    p.write_bytes(gzip.compress(body[:20]) + gzip.compress(body[20:]) + extra)
+    if ok:
+        assert np.array_equal(read_idx(p), a)
+    else:
+        with pytest.raises(DataError, match="multi.gz: corrupt"):
+            read_idx(p)

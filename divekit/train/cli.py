@@ -127,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         from divekit.train.cli_kfold import training_config
 
+        prefetch_images(args)
         resume, config = None, training_config(args)
     kind = kind_of(config.data)
     train_run = trainer_for(kind)
@@ -142,6 +143,23 @@ def run(args: argparse.Namespace) -> int:
                                **options)
     print_result(run_dir, state)
     return 0
+
+
+def prefetch_images(args: argparse.Namespace) -> None:
+    """Start reading an image dataset's files while torch is being imported (the first import of torch
+    comes next); anything unusual is left to the real load, which reports it."""
+    from divekit.data.idx import prefetch_idx
+    from divekit.data.registry import locate
+    from divekit.errors import DivekitError
+    from divekit.train.config import TrainConfig
+    from divekit.train.recipes import RECIPES
+
+    name = args.data or RECIPES.get(getattr(args, "recipe", None) or "", {}).get("data") or TrainConfig.data
+    try:
+        _, files = locate(name, args.data_dir, download=False)
+    except (DivekitError, OSError):
+        return
+    prefetch_idx(files.values())
 
 
 def output_callbacks(args: argparse.Namespace) -> list:
