@@ -50,6 +50,11 @@ def test_train_run_writes_a_self_contained_report(run_dir):
     assert not re.search(r'(src|href)="(?!data:)', page)
     assert "time per epoch" in page and "training examples / s" in page
     assert (run_dir / "curves.png").read_bytes() in pngs, "the report embeds curves.png, not a second drawing"
+    table = re.search(r'<table class="confusion">(.*?)</table>', page, re.S).group(1)
+    counts = [int(v) for v in re.findall(r'<td class="num[^"]*"[^>]*>(\d+)</td>', table)]
+    diagonal = [int(v) for v in re.findall(r'<td class="num diag"[^>]*>(\d+)</td>', table)]
+    assert len(counts) == 100 and len(diagonal) == 10
+    assert sum(diagonal) / sum(counts) == pytest.approx(final["test_acc"], abs=1e-9)
 
 
 def test_recomputed_predictions_match_evaluate(run_dir):

@@ -17,6 +17,7 @@ from divekit.report.rundata import Predictions, RunData, image_predictions, load
 from divekit.runs import write_text
 
 MAX_MISTAKES = 48
+TABLE_CLASSES = 30  # more classes than this: the confusion matrix as a figure
 HEADLINE = (("test_acc", "test accuracy"), ("valid_acc", "validation accuracy"), ("test_loss", "test loss"),
             ("valid_loss", "validation loss"), ("valid_log_rmse", "validation log RMSE"),
             ("train_acc", "train accuracy"), ("train_loss", "train loss"))
@@ -94,12 +95,32 @@ def mistakes(pred: Predictions, limit: int = MAX_MISTAKES) -> str:
     return h.para(note) + f'<div class="grid">{"".join(figures)}</div>'
 
 
+def confusion_table(matrix, classes: tuple[str, ...] | list[str]) -> str:
+    """Counts of (true row, predicted column) as an HTML table shaded by count (the diagonal is what went
+    right); with more than ``TABLE_CLASSES`` classes a figure instead. A table reads exactly and costs no
+    drawing (a matplotlib heat map took ~0.45 s, a fifth of the end of a short run)."""
+    if len(classes) > TABLE_CLASSES:
+        return h.img(confusion_png(matrix, classes), "confusion matrix")
+    top = max(int(matrix.max()), 1)
+    rows = []
+    for i, name in enumerate(classes):
+        cells = []
+        for j in range(len(classes)):
+            value, shade = int(matrix[i, j]), int(matrix[i, j]) / top
+            style = f"background:rgba(31,119,180,{shade:.2f}){';color:#fff' if shade > 0.5 else ''}"
+            cells.append(f'<td class="num{" diag" if i == j else ""}" style="{style}">{value}</td>')
+        rows.append(f"<tr><th>{h.esc(name)}</th>{''.join(cells)}</tr>")
+    head = "".join(f"<th>{h.esc(c)}</th>" for c in classes)
+    return (f'<table class="confusion"><thead><tr><th>true \\ predicted</th>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
 def prediction_sections(pred: Predictions, recorded: Any) -> list[str]:
     check = f"recomputed test accuracy {h.fmt(pred.accuracy)}"
     if isinstance(recorded, (int, float)):
         check += f" (recorded at the end of training: {h.fmt(recorded)})"
     return [h.section("Confusion matrix (test set)", h.para(check),
-                      h.img(confusion_png(pred.confusion().numpy(), pred.classes), "confusion matrix"),
+                      confusion_table(pred.confusion().numpy(), pred.classes),
                       anchor="confusion"),
             h.section("Per-class accuracy", per_class(pred), anchor="per-class"),
             h.section("Misclassified test images", mistakes(pred), anchor="mistakes")]
