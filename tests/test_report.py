@@ -173,3 +173,17 @@ def test_live_plot_rewrites_a_png_each_epoch(tmp_path):
         callbacks=[LivePlot(tmp_path / "live.png", notebook=False), Watch()])
     assert seen == [PNG, PNG]
     assert [p.name for p in tmp_path.iterdir()] == ["live.png"]  # no temporary file left behind
+
+
+def test_a_one_epoch_curve_has_whole_epoch_ticks():
+    """matplotlib's integer locator falls back to 0.945, 0.960, … when fewer than two whole numbers fit."""
+    from divekit.report.figures import draw_metric
+    from divekit.report.plots import pyplot
+
+    fig, ax = pyplot().subplots()
+    draw_metric(ax, {"": [{"epoch": 1, "train_loss": 0.5, "test_loss": 0.6}]}, "loss")
+    fig.canvas.draw()
+    lo, hi = ax.get_xlim()
+    shown = [t for t in ax.get_xticks() if lo <= t <= hi]
+    pyplot().close(fig)
+    assert shown and all(float(t).is_integer() for t in shown), shown
