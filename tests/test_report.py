@@ -41,7 +41,7 @@ def test_train_run_writes_a_self_contained_report(run_dir):
     page = (run_dir / "report.html").read_text(encoding="utf-8")
     final = load_run_data(run_dir).final
     assert f"{final['test_acc']:.4f}" in page  # the final accuracy is on the page
-    for heading in ("Loss and accuracy curves", "Learning rate", "Confusion matrix", "Per-class accuracy",
+    for heading in ("Loss, accuracy and learning rate", "Confusion matrix", "Per-class accuracy",
                     "Misclassified test images", "Timing", "Configuration", "Environment"):
         assert heading in page, heading
     pngs = images_in(page)
@@ -187,3 +187,13 @@ def test_a_one_epoch_curve_has_whole_epoch_ticks():
     shown = [t for t in ax.get_xticks() if lo <= t <= hi]
     pyplot().close(fig)
     assert shown and all(float(t).is_integer() for t in shown), shown
+
+
+def test_the_last_live_png_becomes_curves_png(tmp_path):
+    """With the live plot on (as `divekit train` has it), curves.png is its final redraw, not a second drawing."""
+    config = TrainConfig(data="fashion-mnist-mini", model="softmax", epochs=2, lr=0.1, schedule="constant",
+                         warmup=0, threads=1, precision="fp32", batch_size=256, augment_flip=False, tta_flip=False)
+    run, _ = train_run(config, tmp_path, "live", callbacks=[LivePlot(notebook=False)])
+    curves = (run / "curves.png").read_bytes()
+    assert curves.startswith(PNG) and curves == (run / "live.png").read_bytes()
+    assert curves in images_in((run / "report.html").read_text(encoding="utf-8"))

@@ -18,6 +18,7 @@ SPLITS = (("train", "-", "o"), ("valid", "--", "s"), ("test", ":", "^"))
 LABELS = {"loss": "loss", "acc": "accuracy", "log_rmse": "log RMSE", "rmse": "RMSE"}
 
 History = list[dict[str, Any]]
+CURVES_DPI = 100  # curves.png (and the last live.png, which becomes it); live.png while training: 80
 
 
 def metrics_in(series: dict[str, History]) -> list[str]:
@@ -83,6 +84,36 @@ def curves_png(series: dict[str, History], metrics: Sequence[str] | None = None,
     for ax, metric in zip(axes[0], metrics, strict=True):
         draw_metric(ax, series, metric, title)
     return figure_png(fig)
+
+
+def progress_figure(history: History, epochs: int, fig: Any = None):
+    """A run's loss, accuracy (when measured) and learning-rate panels over a fixed ``1..epochs`` axis, drawn
+    into ``fig`` when it has the right panels (else a new figure, laid out once: no tight bounding box to
+    measure on every redraw). ``live.png`` during training, ``curves.png`` at the end."""
+    series = {"": history}
+    panels = metrics_in(series)[:2] + (["lr"] if has_lr(series) else [])
+    if fig is None or len(fig.axes) != len(panels):
+        if fig is not None:
+            pyplot().close(fig)
+        fig, _ = pyplot().subplots(1, len(panels), figsize=(4 * len(panels), 3), squeeze=False)
+        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.17, top=0.9, wspace=0.32)
+    for ax, metric in zip(fig.axes, panels, strict=True):
+        ax.cla()
+        if metric == "lr":
+            draw_lr(ax, series)
+            ax.set_title("learning rate")
+        else:
+            draw_metric(ax, series, metric)
+        ax.set_xlim(0.5, max(epochs, len(history)) + 0.5)
+        ax.set_ylabel("")
+    return fig
+
+
+def progress_png(history: History, epochs: int | None = None, dpi: int = CURVES_DPI) -> bytes | None:
+    """``progress_figure`` as PNG bytes (None when nothing was measured)."""
+    if not history or not metrics_in({"": history}):
+        return None
+    return figure_png(progress_figure(history, epochs or len(history)), dpi=dpi, tight=False)
 
 
 def lr_png(series: dict[str, History]) -> bytes | None:

@@ -41,13 +41,20 @@ class LivePlot:
     def on_epoch_end(self, state) -> None:
         if not state.history or (self.path is None and not self.notebook):
             return
-        self.fig = self.figure(state.history, state.config.epochs, self.fig)
+        from divekit.report.figures import CURVES_DPI, progress_figure
+        from divekit.report.plots import figure_png
+
+        self.fig = progress_figure(state.history, state.config.epochs, self.fig)
         if self.notebook:
             self._show(self.fig)
         if self.path is not None:
-            from divekit.report.plots import save_figure
+            from divekit.runs import atomic_write
 
-            save_figure(self.fig, self.path, dpi=80, close=False, tight=False)
+            last = len(state.history) >= state.config.epochs
+            png = figure_png(self.fig, dpi=CURVES_DPI if last else 80, tight=False, close=False)
+            atomic_write(self.path, lambda f: f.write(png))
+            if last:  # the run's curves.png is this very figure: handed over instead of drawn again
+                state.extra["curves_png"] = (len(state.history), png)
 
     def on_train_end(self, state) -> None:
         if self.fig is not None:
@@ -58,28 +65,10 @@ class LivePlot:
 
     @staticmethod
     def figure(history: list[dict[str, Any]], epochs: int, fig: Any = None):
-        """Loss, accuracy (when measured) and learning-rate panels over a fixed ``1..epochs`` axis,
-        drawn into ``fig`` when it has the right panels (a new figure otherwise)."""
-        from divekit.report.figures import draw_lr, draw_metric, has_lr, metrics_in
-        from divekit.report.plots import pyplot
+        """See ``divekit.report.figures.progress_figure``."""
+        from divekit.report.figures import progress_figure
 
-        series = {"": history}
-        panels = metrics_in(series)[:2] + (["lr"] if has_lr(series) else [])
-        if fig is None or len(fig.axes) != len(panels):
-            if fig is not None:
-                pyplot().close(fig)
-            fig, _ = pyplot().subplots(1, len(panels), figsize=(4 * len(panels), 3), squeeze=False)
-            fig.subplots_adjust(left=0.08, right=0.98, bottom=0.17, top=0.9, wspace=0.32)
-        for ax, metric in zip(fig.axes, panels, strict=True):
-            ax.cla()
-            if metric == "lr":
-                draw_lr(ax, series)
-                ax.set_title("learning rate")
-            else:
-                draw_metric(ax, series, metric)
-            ax.set_xlim(0.5, max(epochs, len(history)) + 0.5)
-            ax.set_ylabel("")
-        return fig
+        return progress_figure(history, epochs, fig)
 
     def _show(self, fig) -> None:
         from IPython.display import display  # only reached inside a notebook

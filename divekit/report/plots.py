@@ -33,17 +33,15 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 110, close: bool = True
     keeps the figure's own layout, which is cheaper than measuring every label)."""
     from divekit.runs import atomic_write
 
+    png = figure_png(fig, dpi, tight, close)
+    return atomic_write(path, lambda f: f.write(png))
+
+
+def figure_png(fig, dpi: int = 100, tight: bool = True, close: bool = True) -> bytes:
+    """Render a figure to PNG bytes and close it (for reports that inline their images); ``tight`` and
+    ``close`` as for ``save_figure``."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
     if close:
         pyplot().close(fig)
-    return atomic_write(path, lambda f: f.write(buf.getvalue()))
-
-
-def figure_png(fig, dpi: int = 100) -> bytes:
-    """Render a figure to PNG bytes and close it (for reports that inline their images)."""
-    plt = pyplot()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
     return buf.getvalue()

@@ -127,10 +127,14 @@ def prediction_sections(pred: Predictions, recorded: Any) -> list[str]:
 
 
 def curve_sections(run: RunData, curves: bytes | None = None) -> list[str]:
-    """The curves and learning-rate sections; ``curves``: the curves figure if already drawn (PNG)."""
+    """The curves and learning-rate sections; ``curves``: the run's ``curves.png`` if already drawn (its
+    figure has the learning-rate panel too, so there is then one section)."""
+    if curves is not None:
+        return [h.section("Loss, accuracy and learning rate", h.para("train vs validation/test, per epoch"),
+                          h.img(curves, "loss, accuracy and learning-rate curves"), anchor="curves")]
     series = dict(run.folds) if run.is_kfold and run.folds else {"": run.history}
     parts = []
-    curves = curves or curves_png(series)
+    curves = curves_png(series)
     if curves:
         what = "each fold, train vs validation" if run.is_kfold else "train vs validation/test, per epoch"
         parts.append(h.section("Loss and accuracy curves", h.para(what), h.img(curves, "loss and accuracy curves"),

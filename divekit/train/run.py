@@ -162,7 +162,8 @@ def train_run(config: TrainConfig | None, runs_dir: str | Path = "runs", name: s
     if not main:
         return run_dir, state  # the other ranks hold the same weights and metrics; rank 0 writes them
     save_weights(model, run_dir / "model.safetensors")
-    curves = plot_curves(run_dir, state.history, config.model)
+    drawn = state.extra.get("curves_png")  # (epochs, PNG) from the live plot's last redraw, if it drew the end
+    curves = plot_curves(run_dir, state.history, drawn[1] if drawn and drawn[0] == len(state.history) else None)
     final = state.history[-1] if state.history else {}
     write_json(run_dir / "summary.json", {
         "final": final, "train_seconds": round(state.seconds, 3),

@@ -83,13 +83,14 @@ def load_weights(model: torch.nn.Module, path: Path) -> torch.nn.Module:
     return model
 
 
-def plot_curves(run_dir: Path, history: list[dict[str, Any]], title: str = "") -> bytes | None:
-    """Write ``curves.png``: loss and accuracy per epoch, train against valid/test (the report's curves figure).
-    Returns the PNG (None when nothing was measured), so the report can embed it without drawing it again."""
-    from divekit.report.figures import curves_png
+def plot_curves(run_dir: Path, history: list[dict[str, Any]], drawn: bytes | None = None) -> bytes | None:
+    """Write ``curves.png``: loss and accuracy per epoch, train against valid/test, and the learning rate (the
+    final ``live.png``'s figure; ``drawn``: that PNG when already rendered). Returns the PNG (None when nothing
+    was measured), so the report can embed it without drawing it again."""
+    from divekit.report.figures import progress_png
     from divekit.runs import atomic_write
 
-    png = curves_png({"": history}, title=title) if history else None
+    png = drawn or progress_png(history)
     if png:
         atomic_write(run_dir / "curves.png", lambda f: f.write(png))
     return png

@@ -173,7 +173,7 @@ def train_text_run(config: TrainConfig, runs_dir: str | Path = "runs", name: str
     write_config(run_dir, config, meta)
     state = fit(model, train, config, valid, test, [RunWriter(run_dir), *(callbacks or [])])
     save_weights(model, run_dir / "model.safetensors")
-    plot_curves(run_dir, state.history, f"{config.model} on {config.data}")
+    plot_curves(run_dir, state.history)
     tokens = int((train_ids != 0).sum())
     write_json(run_dir / "summary.json", {
         "final": state.history[-1] if state.history else {}, "train_seconds": round(state.seconds, 3),
