@@ -197,3 +197,10 @@ def test_the_last_live_png_becomes_curves_png(tmp_path):
     curves = (run / "curves.png").read_bytes()
     assert curves.startswith(PNG) and curves == (run / "live.png").read_bytes()
     assert curves in images_in((run / "report.html").read_text(encoding="utf-8"))
+
+
+def test_divekit_report_redraws_the_same_curves_figure(run_dir, tmp_path):
+    """A report written later (`divekit report RUN`) draws the run's curves as curves.png has them."""
+    page = write_report(run_dir, tmp_path / "again.html", predictions=False).read_text(encoding="utf-8")
+    assert "Loss, accuracy and learning rate" in page
+    assert (run_dir / "curves.png").read_bytes() in images_in(page)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from divekit.report import html as h
-from divekit.report.figures import confusion_png, curves_png, lr_png, tile_png
+from divekit.report.figures import confusion_png, curves_png, lr_png, progress_png, tile_png
 from divekit.report.rundata import Predictions, RunData, image_predictions, load_run_data
 from divekit.runs import write_text
 
@@ -127,19 +127,19 @@ def prediction_sections(pred: Predictions, recorded: Any) -> list[str]:
 
 
 def curve_sections(run: RunData, curves: bytes | None = None) -> list[str]:
-    """The curves and learning-rate sections; ``curves``: the run's ``curves.png`` if already drawn (its
-    figure has the learning-rate panel too, so there is then one section)."""
-    if curves is not None:
+    """A single run: one section with its ``curves.png`` figure (loss, accuracy, learning rate; ``curves``:
+    that PNG if already drawn, else drawn now). K-fold: the folds overlaid, curves and learning rate."""
+    if not run.is_kfold:
+        curves = curves or progress_png(run.history)
         return [h.section("Loss, accuracy and learning rate", h.para("train vs validation/test, per epoch"),
-                          h.img(curves, "loss, accuracy and learning-rate curves"), anchor="curves")]
-    series = dict(run.folds) if run.is_kfold and run.folds else {"": run.history}
+                          h.img(curves, "loss, accuracy and learning-rate curves"), anchor="curves")] if curves else []
+    series = dict(run.folds) if run.folds else {"": run.history}
     parts = []
     curves = curves_png(series)
     if curves:
-        what = "each fold, train vs validation" if run.is_kfold else "train vs validation/test, per epoch"
-        parts.append(h.section("Loss and accuracy curves", h.para(what), h.img(curves, "loss and accuracy curves"),
-                               anchor="curves"))
-    lr = lr_png(series if run.is_kfold else {"lr": run.history})
+        parts.append(h.section("Loss and accuracy curves", h.para("each fold, train vs validation"),
+                               h.img(curves, "loss and accuracy curves"), anchor="curves"))
+    lr = lr_png(series)
     if lr:
         parts.append(h.section("Learning rate", h.img(lr, "learning-rate curve"), anchor="lr"))
     return parts
