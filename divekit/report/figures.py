@@ -40,7 +40,7 @@ def integer_epochs(ax) -> None:
     ax.set_xlabel("epoch")
 
 
-def draw_metric(ax, series: dict[str, History], metric: str, title: str = "") -> None:
+def draw_metric(ax, series: dict[str, History], metric: str) -> None:
     """One metric's panel: every (label, split) pair measured is a line against the epoch."""
     colours = pyplot().rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (label, history) in enumerate(series.items()):
@@ -54,7 +54,7 @@ def draw_metric(ax, series: dict[str, History], metric: str, title: str = "") ->
                         marker=marker, markersize=3, color=colour, label=name)
     integer_epochs(ax)
     ax.set_ylabel(LABELS.get(metric, metric))
-    ax.set_title(f"{title} {LABELS.get(metric, metric)}".strip())
+    ax.set_title(LABELS.get(metric, metric))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7 if len(series) > 2 else 9)
 
@@ -75,14 +75,14 @@ def has_lr(series: dict[str, History]) -> bool:
     return any("lr" in r for h in series.values() for r in h)
 
 
-def curves_png(series: dict[str, History], metrics: Sequence[str] | None = None, title: str = "") -> bytes | None:
+def curves_png(series: dict[str, History], metrics: Sequence[str] | None = None) -> bytes | None:
     """One panel per metric (see ``draw_metric``), as PNG bytes; None when nothing was measured."""
     metrics = list(metrics or metrics_in(series))
     if not metrics or not any(series.values()):
         return None
     fig, axes = pyplot().subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.6), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
-        draw_metric(ax, series, metric, title)
+        draw_metric(ax, series, metric)
     return figure_png(fig)
 
 

@@ -63,13 +63,6 @@ class LivePlot:
             pyplot().close(self.fig)
             self.fig = None
 
-    @staticmethod
-    def figure(history: list[dict[str, Any]], epochs: int, fig: Any = None):
-        """See ``divekit.report.figures.progress_figure``."""
-        from divekit.report.figures import progress_figure
-
-        return progress_figure(history, epochs, fig)
-
     def _show(self, fig) -> None:
         from IPython.display import display  # only reached inside a notebook
 
