@@ -45,9 +45,9 @@ class EpochSums:
     (int64) and ``seen`` examples, as device tensors.
 
     A step only files its loss and outputs; they are added up many batches at a time and whenever ``loss``
-    or ``correct`` is read, which spares the step six small ops and gives the same
-    sums bit for bit: the losses are added one by one in float64 in step order (as Python floats), and counts
-    of right answers do not depend on the order. On a GPU adding the losses waits for the device, once per
+    or ``correct`` is read, which spares the step six small ops and gives the same sums bit for bit: the
+    losses are added one by one in float64 in step order (as Python floats), and counts of right answers do
+    not depend on the order. On a GPU adding the losses waits for the device, once per
     ``PENDING`` steps."""
 
     PENDING = 1024  # losses held before adding them
@@ -103,7 +103,7 @@ class EpochSums:
         if not self._outs:
             return
         outs, ys = zip(*self._outs, strict=True)
-        if len({o.shape[1:] for o in outs}) == 1:  # one argmax over all held steps
+        if len({o.shape[1:] for o in outs}) == 1 and len({t.shape[1:] for t in ys}) == 1:  # one argmax for all
             self._correct += (torch.cat(outs).argmax(1) == torch.cat(ys)).sum()
         else:  # e.g. sequences of different lengths
             self._correct += sum((o.argmax(1) == t).sum() for o, t in self._outs)
