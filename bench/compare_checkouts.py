@@ -6,7 +6,7 @@ per run (wall seconds, the run's own training seconds, so the time outside train
 the test accuracy) and a summary line with the medians.
 
 Usage: python bench/compare_checkouts.py OLD_CHECKOUT [NEW_CHECKOUT (default: this one)] [--repeat N]
-       (e.g. ``git worktree add /tmp/old <commit>`` for OLD_CHECKOUT; set DIVEKIT_DATA)
+       (e.g. ``git worktree add ../divekit-old <commit>`` for OLD_CHECKOUT; set DIVEKIT_DATA)
 """
 
 from __future__ import annotations
