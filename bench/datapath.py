@@ -3,9 +3,10 @@
 
 - divekit: ``TensorLoader`` as ``divekit train`` builds it (batch 256, seeded shuffle, uint8 → normalised
   float per batch, channels-last), without and with flip augmentation;
-- baseline: bench/baselines/book_lenet.py's per-image ``FashionMNIST`` Dataset (a float tensor per image,
-  as torchvision's ``ToTensor`` makes) in a ``DataLoader`` (batch 256, shuffle) with 4 worker processes (the
-  book's setting) and with none, without and with a per-image random flip (``RandomHorizontalFlip``'s way).
+- baseline: bench/baselines/book_lenet.py's per-image ``FashionMNIST`` Dataset (torchvision's: each image
+  made a PIL image and turned back into a float tensor, as ``ToTensor`` does) in a ``DataLoader`` (batch 256,
+  shuffle) with 4 worker processes (the book's setting) and with none, without and with a per-image random
+  flip (``RandomHorizontalFlip``'s way).
 
 Each timing is one full epoch (60,000 images, every batch a float tensor), from creating the iterator to the
 last batch, worker start-up included. Loaders take turns (interleaved, the order alternating each repeat).

@@ -3,7 +3,9 @@
 - ``main``: ``divekit train`` with its defaults (whole command: start-up, data loading, training, test)
   against a careful plain PyTorch script (bench/baselines/plain_cnn.py).
 - ``lenet``: ``divekit train --model lenet --opt sgd --lr 0.9 --batch-size 256 --epochs 10`` against the same
-  recipe written the book's way with a per-image Dataset and DataLoader workers (bench/baselines/book_lenet.py).
+  recipe written the book's way: torchvision's per-image Dataset (PIL → ``ToTensor``), a DataLoader with 4
+  workers, and ``train_ch6``'s loop with its per-step metrics and per-epoch test accuracy
+  (bench/baselines/book_lenet.py).
 
 Each configuration runs as its own process, interleaved with its baseline, ``--repeat`` times.
 Prints one JSON line per measurement and one summary line per benchmark.

@@ -1,5 +1,15 @@
-"""Baseline: the book's LeNet recipe written the book's way (torchvision-style per-image Dataset,
-DataLoader with worker processes, sigmoid LeNet, Xavier init, SGD lr 0.9, batch 256).
+"""Baseline: the book's LeNet recipe written the book's way, without the d2l and torchvision packages.
+
+What d2l 0.17.6 runs for ``d2l.load_data_fashion_mnist(256)`` and ``train_ch6(net, …, 10, 0.9, cpu)``:
+
+- torchvision's ``FashionMNIST`` with ``transforms.ToTensor()``: the images are one uint8 tensor, and each
+  ``__getitem__`` makes a PIL image of one image and converts it back (``to_tensor``: ``np.array`` copy,
+  HWC → CHW, ``float().div(255)``), the label an ``int``; a ``DataLoader`` of batch 256 with 4 worker
+  processes (``d2l.get_dataloader_workers()``), shuffled for training;
+- ``train_ch6``: Xavier-uniform init, ``torch.optim.SGD(lr=0.9)``, cross-entropy; after every step the
+  batch's loss and accuracy are added to an ``Accumulator`` as Python floats; after every epoch
+  ``evaluate_accuracy_gpu`` on the test set. The ``Animator`` is left out: outside a notebook it draws
+  nothing (``display.display`` prints the figure's repr).
 
 Prints one JSON line: {"accuracy": ..., "seconds": ...} (seconds from process start).
 Usage: python bench/baselines/book_lenet.py DATA_DIR [EPOCHS] [WORKERS]
@@ -13,24 +23,50 @@ import time
 T0 = time.time()
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from PIL import Image  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils import data  # noqa: E402
 
 
+def to_tensor(pic: Image.Image) -> torch.Tensor:
+    """torchvision's ``transforms.functional.to_tensor`` for an 8-bit grayscale PIL image."""
+    img = torch.from_numpy(np.array(pic, np.uint8, copy=True))
+    img = img.view(pic.size[1], pic.size[0], 1).permute((2, 0, 1)).contiguous()
+    return img.to(dtype=torch.get_default_dtype()).div(255)
+
+
 class FashionMNIST(data.Dataset):
-    """Per-image access with a ToTensor-like conversion, as torchvision's dataset + transforms do."""
+    """torchvision's ``datasets.FashionMNIST(root, train, transform=ToTensor())``, read from the IDX files."""
 
     def __init__(self, root, train):
         prefix = "train" if train else "t10k"
-        self.x = np.frombuffer(gzip.open(f"{root}/{prefix}-images-idx3-ubyte.gz").read(), np.uint8, offset=16)
-        self.x = self.x.reshape(-1, 28, 28)
-        self.y = np.frombuffer(gzip.open(f"{root}/{prefix}-labels-idx1-ubyte.gz").read(), np.uint8, offset=8)
+        x = np.frombuffer(gzip.open(f"{root}/{prefix}-images-idx3-ubyte.gz").read(), np.uint8, offset=16)
+        self.data = torch.from_numpy(x.reshape(-1, 28, 28).copy())
+        y = np.frombuffer(gzip.open(f"{root}/{prefix}-labels-idx1-ubyte.gz").read(), np.uint8, offset=8)
+        self.targets = torch.from_numpy(y.astype(np.int64))
 
     def __len__(self):
-        return len(self.y)
+        return len(self.data)
 
-    def __getitem__(self, i):
-        return torch.from_numpy(self.x[i].astype(np.float32) / 255).unsqueeze(0), int(self.y[i])
+    def __getitem__(self, index):
+        img, target = self.data[index], int(self.targets[index])
+        return to_tensor(Image.fromarray(img.numpy(), mode="L")), target
+
+
+def accuracy(y_hat, y):
+    """d2l.accuracy: the number of right predictions, as a Python float."""
+    cmp = y_hat.argmax(axis=1).type(y.dtype) == y
+    return float(cmp.type(y.dtype).sum())
+
+
+def evaluate_accuracy(net, data_iter):
+    """d2l.evaluate_accuracy_gpu on the CPU."""
+    net.eval()
+    right = total = 0.0
+    with torch.no_grad():
+        for X, y in data_iter:
+            right, total = right + accuracy(net(X), y), total + float(y.numel())
+    return right / total
 
 
 def main():
@@ -50,19 +86,20 @@ def main():
     opt = torch.optim.SGD(net.parameters(), lr=0.9)
     loss = nn.CrossEntropyLoss()
     for _ in range(epochs):
+        metric = [0.0, 0.0, 0.0]  # the epoch's loss sum, right predictions, examples
         net.train()
         for X, y in train_iter:
             opt.zero_grad()
-            l_ = loss(net(X), y)
+            y_hat = net(X)
+            l_ = loss(y_hat, y)
             l_.backward()
             opt.step()
-    net.eval()
-    correct = total = 0
-    with torch.no_grad():
-        for X, y in test_iter:
-            correct += (net(X).argmax(1) == y).sum().item()
-            total += len(y)
-    print(json.dumps({"accuracy": correct / total, "seconds": round(time.time() - T0, 2)}))
+            with torch.no_grad():
+                batch = (l_ * X.shape[0], accuracy(y_hat, y), X.shape[0])  # Accumulator.add: as Python floats
+                metric = [a + float(b) for a, b in zip(metric, batch, strict=True)]
+        test_acc = evaluate_accuracy(net, test_iter)
+    print(json.dumps({"accuracy": test_acc, "train_loss": metric[0] / metric[2], "train_acc": metric[1] / metric[2],
+                      "seconds": round(time.time() - T0, 2)}))
 
 
 if __name__ == "__main__":
