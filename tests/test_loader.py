@@ -116,3 +116,20 @@ def test_channels_last_batches_make_an_nchw_model_run_channels_last(channels):
     out = conv(cl)
     assert out.stride()[1] == 1, "the convolution did not run channels-last"
     assert torch.allclose(out, conv(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("world", [1, 2])
+def test_shuffled_loader_skips_a_last_batch_of_one_example_per_rank(world):
+    """Batch norm cannot train on one example: a training loader skips such a last batch, an evaluation
+    loader keeps every example."""
+    n = 2 * 8 + world  # two full batches of 8 and a last batch of one example per rank
+    images, labels = torch.zeros(n, 1, 4, 4, dtype=torch.uint8), torch.arange(n) % 3
+    for rank in range(world):
+        train = TensorLoader(images, labels, 8, shuffle=True, rank=rank, world=world)
+        assert len(train) == 2 and [len(y) for _, y in train] == [8 // world] * 2
+    keep = TensorLoader(images, labels, 8, shuffle=False)
+    assert len(keep) == 3 and sum(len(y) for _, y in keep) == n
+    m = 2 * 8 + 2 * world  # a last batch of two examples per rank is kept
+    longer = TensorLoader(torch.zeros(m, 1, 4, 4, dtype=torch.uint8), torch.arange(m) % 3, 8, shuffle=True,
+                          world=world)
+    assert len(longer) == 3

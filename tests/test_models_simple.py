@@ -68,3 +68,14 @@ def test_fastcnn_whitening_is_saved_and_not_refitted():
     assert torch.equal(fresh[1].weight, before) and torch.equal(before, model[1].weight)
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     assert "1.weight" not in trainable and "5.weight" in trainable
+
+
+def test_fastcnn_head_hidden_layer_or_none():
+    """The default head is a hidden linear layer with batch norm; ``hidden=0`` maps features to classes."""
+    model = build_model("fastcnn", (1, 28, 28), 10)
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(64 * 4 * 4, 128), (128, 10)]
+    assert any(isinstance(m, torch.nn.BatchNorm1d) for m in model.modules())
+    plain = build_model("fastcnn", (1, 28, 28), 10, hidden=0)
+    assert [(m.in_features, m.out_features) for m in plain.modules() if isinstance(m, torch.nn.Linear)] == [(1024, 10)]
+    assert plain(torch.randn(3, 1, 28, 28)).shape == (3, 10)

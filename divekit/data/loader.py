@@ -89,6 +89,7 @@ class TensorLoader:
             the augmentation it would get inside the whole batch. A last incomplete batch is cut into shards
             differing by at most one example, or skipped by all ranks when it has fewer than ``world``
             examples (every rank must take the same number of steps). Default: one process, whole batches.
+            A shuffled loader also skips a last batch of one example per rank (batch norm cannot train on it).
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, shuffle: bool = False,
@@ -119,7 +120,9 @@ class TensorLoader:
 
     def __len__(self) -> int:
         n = len(self.labels)
-        if self.drop_last or 0 < n % self.batch_size < self.world:
+        # every rank needs an example of the last batch; a shuffled (training) loader skips a last batch of one
+        # example per rank, which batch norm cannot normalise (PyTorch raises) and which says little anyway
+        if self.drop_last or 0 < n % self.batch_size < self.world * (2 if self.shuffle else 1):
             return n // self.batch_size
         return -(-n // self.batch_size)
 
