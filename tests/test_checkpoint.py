@@ -200,3 +200,18 @@ def test_bad_on_nan_and_checkpoint_every_are_refused(tmp_path):
         fit(tiny_model(), tiny_loader(), CFG, on_nan="ignore")
     with pytest.raises(CheckpointError, match="--checkpoint-every must be ≥ 0"):
         Checkpointer(tmp_path, every=-1)
+
+
+def test_weights_that_do_not_fit_are_described(tmp_path):
+    """The error names what is missing, what is extra and what has another shape, not torch's first line."""
+    from divekit.train.rundir import load_weights, save_weights
+
+    save_weights(torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2)), tmp_path / "w.safetensors")
+    other = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2))
+    with pytest.raises(CheckpointError) as info:
+        load_weights(other, tmp_path / "w.safetensors")
+    message = str(info.value)
+    assert "w.safetensors: weights do not fit the model" in message
+    assert "2 tensor(s) missing (2.weight, 2.bias)" in message
+    assert "2 the model does not have (1.bias, 1.weight)" in message
+    assert "2 of another shape (0.weight saved [3, 4], model [5, 4], 0.bias saved [3], model [5])" in message

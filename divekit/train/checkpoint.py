@@ -35,6 +35,7 @@ from divekit.errors import CheckpointError, ConfigError
 from divekit.runs import atomic_write
 from divekit.train.config import TrainConfig
 from divekit.train.fit import EpochSums, State
+from divekit.train.rundir import load_fitting
 
 FORMAT = 1
 CHECKPOINT_DIR = "checkpoint"
@@ -261,7 +262,7 @@ def restore(run_dir: str | os.PathLike, state: State) -> bool:
                                   f"(different data or configuration?)")
     if not 0 <= meta["batch"] <= state.steps_per_epoch or not 0 <= meta["epoch"] <= state.config.epochs:
         raise CheckpointError(f"{path}: epoch {meta['epoch']} / batch {meta['batch']} out of range")
-    _load_module(state.model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, path)
+    load_fitting(state.model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, path)
     _load_optimizer(state.optimizer, tensors, meta["optimizer"], path)
     loss_sum, correct = tensors.get("sums.loss"), tensors.get("sums.correct")
     if not (isinstance(loss_sum, torch.Tensor) and loss_sum.dtype == torch.float64 and loss_sum.dim() == 0
@@ -276,11 +277,6 @@ def restore(run_dir: str | os.PathLike, state: State) -> bool:
     return True
 
 
-def _load_module(model: torch.nn.Module, weights: dict[str, torch.Tensor], path: Path) -> None:
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as e:
-        raise CheckpointError(f"{path}: weights do not fit the model: {str(e).splitlines()[0]}") from None
 
 
 def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], saved: dict, path: Path) -> None:

@@ -76,11 +76,32 @@ def load_weights(model: torch.nn.Module, path: Path) -> torch.nn.Module:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{path}: not a valid safetensors file ({e})") from None
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as e:
-        raise CheckpointError(f"{path}: weights do not fit the model: {str(e).splitlines()[0]}") from None
+    load_fitting(model, state, path)
     return model
+
+
+def load_fitting(model: torch.nn.Module, weights: dict[str, torch.Tensor], path: Path) -> None:
+    """``model.load_state_dict(weights)``, or a ``CheckpointError`` naming ``path`` and what does not fit."""
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError:
+        raise CheckpointError(f"{path}: weights do not fit the model: {misfit(model.state_dict(), weights)}; "
+                              f"were they saved for other model options or by another divekit version?") from None
+
+
+def misfit(expected: dict[str, torch.Tensor], saved: dict[str, torch.Tensor], shown: int = 3) -> str:
+    """What keeps ``saved`` from loading into a model whose state dict is ``expected``, in one line."""
+    def some(names: list[str]) -> str:
+        return ", ".join(names[:shown]) + (", …" if len(names) > shown else "")
+
+    missing = [k for k in expected if k not in saved]
+    extra = sorted(k for k in saved if k not in expected)
+    shapes = [f"{k} saved {list(saved[k].shape)}, model {list(v.shape)}" for k, v in expected.items()
+              if k in saved and saved[k].shape != v.shape]
+    parts = [f"{len(missing)} tensor(s) missing ({some(missing)})" if missing else "",
+             f"{len(extra)} the model does not have ({some(extra)})" if extra else "",
+             f"{len(shapes)} of another shape ({some(shapes)})" if shapes else ""]
+    return "; ".join(p for p in parts if p) or "the tensors differ"
 
 
 def plot_curves(run_dir: Path, history: list[dict[str, Any]], drawn: bytes | None = None) -> bytes | None:
