@@ -277,8 +277,6 @@ def restore(run_dir: str | os.PathLike, state: State) -> bool:
     return True
 
 
-
-
 def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], saved: dict, path: Path) -> None:
     """Rebuild the optimizer's state dict from its tensors and its JSON (groups and scalar state)."""
     merged = _merge_groups(opt.state_dict()["param_groups"], saved.get("param_groups"), path)
