@@ -79,3 +79,6 @@ def test_fastcnn_head_hidden_layer_or_none():
     plain = build_model("fastcnn", (1, 28, 28), 10, hidden=0)
     assert [(m.in_features, m.out_features) for m in plain.modules() if isinstance(m, torch.nn.Linear)] == [(1024, 10)]
     assert plain(torch.randn(3, 1, 28, 28)).shape == (3, 10)
+    half = build_model("fastcnn", (1, 28, 28), 10, width=0.5)  # width scales the hidden units like the channels
+    assert [(m.in_features, m.out_features) for m in half.modules() if isinstance(m, torch.nn.Linear)] == [
+        (32 * 4 * 4, 64), (64, 10)]
