@@ -162,7 +162,8 @@ def fastcnn(in_shape, num_classes, width: float = 1.0, whiten: bool = True, hidd
     units (times ``width``, as the channels) with BN/ReLU (0: none) and the output layer.
 
     The hidden layer replaced a 1×1 conv block (64 → 128 channels at 4×4) before the output layer: on a
-    validation split it scores ~0.3 % higher at ~15 % less time per step (docs/benchmarks.md)."""
+    validation split it scores 0.25 % higher (mean of 5 seeds) at ~15 % less time per step
+    (docs/benchmarks.md)."""
     c, h, w = in_shape
     c1, c2 = (max(8, round(k * width)) for k in (32, 64))
     hidden = max(8, round(hidden * width)) if hidden else 0
