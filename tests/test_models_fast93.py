@@ -29,6 +29,18 @@ def test_fast93_other_shapes_and_width(shape):
     assert model(torch.randn(2, *shape)).shape == (2, 7)
 
 
+def test_fast93_whitening_and_ceil_pooling_options():
+    from divekit.models.simple import WhiteningConv2d
+
+    model = build_model("fast93", (1, 28, 28), 10, whiten=True, ceil=True)
+    assert model(torch.randn(3, 1, 28, 28)).shape == (3, 10)
+    first = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert isinstance(first, WhiteningConv2d) and not first.weight.requires_grad
+    linear = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+    assert linear.in_features == 192 * 4 * 4  # 7×7 pooled to 4×4, not 3×3
+    assert build_model("fast93", (1, 28, 28), 10)[-1].in_features == 192 * 3 * 3
+
+
 def test_residual_block_keeps_the_input_path():
     from divekit.models.fast93 import Residual
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from divekit.models.registry import register
-from divekit.models.simple import PixelUnshuffle, conv_pool_bn, flat_features
+from divekit.models.simple import PixelUnshuffle, WhiteningConv2d, conv_pool_bn, flat_features
 
 
 class Residual(nn.Module):
@@ -31,12 +31,16 @@ class Residual(nn.Module):
 
 @register("fast93", "fastcnn grown for the fmnist-93 recipe: space-to-depth stem, 1.5× width, optional residual blocks")
 def fast93(in_shape, num_classes, width: float = 1.0, channels: tuple[int, int, int] | list[int] = (48, 96, 192),
-           blocks: int = 0, last_kernel: int = 1):
+           blocks: int = 0, last_kernel: int = 1, whiten: bool = False, ceil: bool = False):
     """Build the net for inputs ``in_shape = (C, H, W)``; ``width`` multiplies ``channels`` (c1, c2, c3);
-    ``blocks`` residual blocks of c1 channels after the first pooling; ``last_kernel``: the last conv's size."""
+    ``blocks`` residual blocks of c1 channels after the first pooling; ``last_kernel``: the last conv's size;
+    ``whiten``: a frozen whitening first conv (as in ``fastcnn``); ``ceil``: the second pooling keeps odd
+    sides' last row/column (7×7 → 4×4 instead of 3×3)."""
     c, h, w = in_shape
     c1, c2, c3 = (max(8, round(k * width)) for k in channels)
     stem = [PixelUnshuffle(2)] if h % 2 == 0 and w % 2 == 0 else []
-    body = nn.Sequential(*stem, *conv_pool_bn(c * 4 if stem else c, c1), *(Residual(c1) for _ in range(blocks)),
-                         *conv_pool_bn(c1, c2), *conv_pool_bn(c2, c3, last_kernel, pool=False))
+    c0 = c * 4 if stem else c
+    first = WhiteningConv2d(c0, c1) if whiten else None
+    body = nn.Sequential(*stem, *conv_pool_bn(c0, c1, conv=first), *(Residual(c1) for _ in range(blocks)),
+                         *conv_pool_bn(c1, c2, ceil=ceil), *conv_pool_bn(c2, c3, last_kernel, pool=False))
     return nn.Sequential(*body, nn.Flatten(), nn.Linear(flat_features(body, in_shape), num_classes))
