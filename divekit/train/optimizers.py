@@ -2,7 +2,8 @@
 
 SGD is our own (``SGD`` below): the same update as ``torch.optim.SGD``, bit for bit, with the same
 ``state_dict``. It exists because the first step of any ``torch.optim`` optimizer imports ``torch._dynamo``
-(about 1.6 s here, a tenth of the default run), even when nothing is compiled.
+(about 1.6 s here, a tenth of the default run), even when nothing is compiled. ``muon`` (divekit/train/muon.py)
+is SGD whose hidden weight matrices take orthogonalized steps.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import torch
 
 from divekit.errors import ConfigError
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+OPTIMIZERS = ("sgd", "muon", "adam", "adamw", "rmsprop")
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float, decay_norm_and_bias: bool = False) -> list[dict]:
@@ -31,17 +32,22 @@ def param_groups(model: torch.nn.Module, weight_decay: float, decay_norm_and_bia
 def build_optimizer(name: str, model: torch.nn.Module, lr: float, momentum: float = 0.0,
                     nesterov: bool = False, weight_decay: float = 0.0, betas: tuple[float, float] = (0.9, 0.999),
                     eps: float = 1e-8, alpha: float = 0.99, decay_norm_and_bias: bool = False) -> Any:
-    """Build ``sgd`` (lr, momentum, nesterov, weight_decay), ``adam``/``adamw`` (lr, betas, eps,
+    """Build ``sgd`` (lr, momentum, nesterov, weight_decay), ``muon`` (the same, hidden weight matrices
+    orthogonalized at ``LR_SCALE`` × lr: ``divekit.train.muon``), ``adam``/``adamw`` (lr, betas, eps,
     weight_decay; AdamW decouples it) or ``rmsprop`` (lr, alpha, eps, momentum, weight_decay)."""
     groups = param_groups(model, weight_decay, decay_norm_and_bias)
     if not any(g["params"] for g in groups):
         raise ConfigError("the model has no trainable parameters")
     if lr <= 0:
         raise ConfigError(f"--lr must be positive, got {lr}")
+    if name in ("sgd", "muon") and nesterov and momentum <= 0:
+        raise ConfigError("--nesterov needs --momentum > 0")
     if name == "sgd":
-        if nesterov and momentum <= 0:
-            raise ConfigError("--nesterov needs --momentum > 0")
         return SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov)
+    if name == "muon":
+        from divekit.train.muon import Muon, muon_groups
+
+        return Muon(muon_groups(model, weight_decay), lr=lr, momentum=momentum, nesterov=nesterov)
     if name == "adam":
         return torch.optim.Adam(groups, lr=lr, betas=betas, eps=eps)
     if name == "adamw":
@@ -94,22 +100,25 @@ class SGD:
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = -p.grad if group["maximize"] else p.grad
-                if wd != 0:
-                    g = g.add(p, alpha=wd)
-                if mu != 0:
-                    buf = self.state.get(p, {}).get("momentum_buffer")
-                    if buf is None:
-                        buf = self.state.setdefault(p, {})["momentum_buffer"] = torch.clone(g).detach()
-                    else:
-                        buf.mul_(mu).add_(g, alpha=1 - group["dampening"])
-                    g = g.add(buf, alpha=mu) if group["nesterov"] else buf
-                p.add_(g, alpha=-lr)
+            self._step_group(group)
         return loss
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            g = -p.grad if group["maximize"] else p.grad
+            if wd != 0:
+                g = g.add(p, alpha=wd)
+            if mu != 0:
+                buf = self.state.get(p, {}).get("momentum_buffer")
+                if buf is None:
+                    buf = self.state.setdefault(p, {})["momentum_buffer"] = torch.clone(g).detach()
+                else:
+                    buf.mul_(mu).add_(g, alpha=1 - group["dampening"])
+                g = g.add(buf, alpha=mu) if group["nesterov"] else buf
+            p.add_(g, alpha=-lr)
 
     def state_dict(self) -> dict[str, Any]:
         """``{"state": {index: {"momentum_buffer": tensor}}, "param_groups": [...]}``, numbered as torch does."""
