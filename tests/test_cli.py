@@ -87,5 +87,7 @@ def test_defaults_resolve_to_the_fast_recipe_on_fashion_mnist():
     add_arguments(p)
     config = training_config(p.parse_args([]))
     assert config.data == "fashion-mnist" and config.model == "fastcnn" and config.augment_flip
+    assert (config.opt, config.epochs, config.lr, config.test_every) == ("muon", 3, 0.2, 0)
     plain = training_config(p.parse_args(["--model", "lenet", "--data", "mnist"]))
-    assert plain.schedule == "constant" and not plain.augment_flip and plain.epochs == 10
+    assert plain.schedule == "constant" and not plain.augment_flip and plain.epochs == 10 and plain.opt == "sgd"
+    assert training_config(p.parse_args(["--opt", "sgd"])).opt == "sgd"  # a flag beats the recipe

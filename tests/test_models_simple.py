@@ -74,11 +74,11 @@ def test_fastcnn_head_hidden_layer_or_none():
     """The default head is a hidden linear layer with batch norm; ``hidden=0`` maps features to classes."""
     model = build_model("fastcnn", (1, 28, 28), 10)
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
-    assert [(m.in_features, m.out_features) for m in linears] == [(64 * 4 * 4, 128), (128, 10)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(48 * 4 * 4, 96), (96, 10)]
     assert any(isinstance(m, torch.nn.BatchNorm1d) for m in model.modules())
     plain = build_model("fastcnn", (1, 28, 28), 10, hidden=0)
-    assert [(m.in_features, m.out_features) for m in plain.modules() if isinstance(m, torch.nn.Linear)] == [(1024, 10)]
+    assert [(m.in_features, m.out_features) for m in plain.modules() if isinstance(m, torch.nn.Linear)] == [(768, 10)]
     assert plain(torch.randn(3, 1, 28, 28)).shape == (3, 10)
     half = build_model("fastcnn", (1, 28, 28), 10, width=0.5)  # width scales the hidden units like the channels
     assert [(m.in_features, m.out_features) for m in half.modules() if isinstance(m, torch.nn.Linear)] == [
-        (32 * 4 * 4, 64), (64, 10)]
+        (24 * 4 * 4, 48), (48, 10)]

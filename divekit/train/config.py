@@ -32,7 +32,8 @@ def _misfit_number(value: Any) -> str | None:
 
 @dataclass
 class TrainConfig:
-    """Everything needed to rerun a training run. Defaults are the main Fashion-MNIST recipe."""
+    """Everything needed to rerun a training run. Defaults are the main Fashion-MNIST recipe's, except that
+    ``divekit train`` (recipe ``fast``, divekit/train/recipes.py) trains with ``opt="muon"``."""
 
     data: str = "fashion-mnist"
     data_dir: str | None = None
