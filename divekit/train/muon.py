@@ -4,7 +4,8 @@ For a weight ``W`` (a conv filter bank is taken as the matrix ``out × (in·k·k
 direction ``D`` is replaced by the nearest semi-orthogonal matrix ``U Vᵀ`` (``D = U S Vᵀ``), approximated by
 five Newton–Schulz steps. Every direction of the update then moves at the same rate, so rare directions
 are not drowned by the dominant ones; on Fashion-MNIST it let a 0.75× narrower ``fastcnn`` match the wider
-one trained with SGD, in ~0.7× the time (docs/benchmarks.md).
+one trained with SGD on validation, in ~0.65× the CPU time at one thread (the whole default command at two
+threads: ~0.85× the wall time; docs/benchmarks.md).
 
 Muon is only for hidden weight matrices. Biases, normalisation weights, embeddings and the output layer keep
 plain SGD with Nesterov momentum: ``muon_groups`` splits a model that way, and ``Muon`` is ``SGD`` with
