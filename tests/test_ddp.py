@@ -95,22 +95,28 @@ def max_weight_difference(a: Path, b: Path) -> float:
     return max((wa[k] - wb[k]).abs().max().item() for k in wa)
 
 
-def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path, capsys):
-    assert main(["train", *RECIPE, "--runs-dir", str(tmp_path / "one"), "--name", "run"]) == 0
+@pytest.mark.parametrize("opt", ["sgd", "muon"])
+def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path, capsys, opt):
+    recipe = [*RECIPE, "--opt", opt]
+    assert main(["train", *recipe, "--runs-dir", str(tmp_path / "one"), "--name", "run"]) == 0
     capsys.readouterr()
-    done = torchrun(*RECIPE, "--runs-dir", str(tmp_path / "two"), "--name", "run")
+    done = torchrun(*recipe, "--runs-dir", str(tmp_path / "two"), "--name", "run")
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-3000:]
     # rank 0 alone prints (one line per epoch, one result) and writes (one run directory)
     assert out.count("epoch 1/2") == 1 and out.count("run: ") == 1, out[-3000:]
     assert [p.name for p in (tmp_path / "two").iterdir()] == ["run"]
     one, two = tmp_path / "one" / "run", tmp_path / "two" / "run"
+    # SGD: equal to float tolerance. Muon orthogonalizes each update, which lifts the weakest directions of a
+    # gradient to full size, so the all-reduce's different rounding grows: measured 1e-5 (loss, epoch 1) to
+    # 6e-4 (epoch 2) relative, accuracies within 0.001, weights within 0.011.
+    rel, acc, weights = (1e-5, 0, 1e-5) if opt == "sgd" else (5e-3, 0.005, 0.05)
     for a, b in zip(rows(one), rows(two), strict=True):
         assert a.keys() == b.keys() and a["step"] == b["step"] == 79 * a["epoch"]
-        assert a["train_acc"] == b["train_acc"] and a["test_acc"] == b["test_acc"]
-        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-5)
-        assert b["test_loss"] == pytest.approx(a["test_loss"], rel=1e-5)
-    assert max_weight_difference(one, two) <= 1e-5
+        assert abs(a["train_acc"] - b["train_acc"]) <= acc and abs(a["test_acc"] - b["test_acc"]) <= acc
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=rel)
+        assert b["test_loss"] == pytest.approx(a["test_loss"], rel=rel)
+    assert max_weight_difference(one, two) <= weights
     assert rows(two)[-1]["test_acc"] > 0.6  # it learned (chance: 0.1)
 
 
