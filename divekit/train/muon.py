@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from divekit.train.optimizers import SGD
+from divekit.train.optimizers import SGD, param_groups
 
 NEWTON_SCHULZ = (3.4445, -4.7750, 2.0315)  # Muon's quintic: pushes every singular value into ~[0.7, 1.2] fast
 LR_SCALE = 0.2  # hidden weights move at 0.2 × the scheduled rate (0.04 at the default peak lr 0.2)
@@ -56,11 +56,8 @@ def muon_groups(model: nn.Module, weight_decay: float, lr_scale: float = LR_SCAL
     output = linears[-1] if linears else None
     hidden = [m.weight for m in model.modules()
               if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear)) and m is not output and m.weight.requires_grad]
-    chosen = {id(p) for p in hidden}
-    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in chosen]
     groups = [{"params": hidden, "muon": True, "lr_scale": lr_scale, "weight_decay": weight_decay},
-              {"params": [p for p in rest if p.ndim > 1], "weight_decay": weight_decay},
-              {"params": [p for p in rest if p.ndim <= 1], "weight_decay": 0.0}]
+              *param_groups(model, weight_decay, skip=frozenset(id(p) for p in hidden))]
     return [g for g in groups if g["params"]]
 
 
@@ -88,19 +85,12 @@ class Muon(SGD):
         if not group.get("muon"):
             super()._step_group(group)
             return
-        lr, mu, wd = group["lr"] * group.get("lr_scale", 1.0), group["momentum"], group["weight_decay"]
+        lr, wd = group["lr"] * group.get("lr_scale", 1.0), group["weight_decay"]
         for p in group["params"]:
             if p.grad is None:
                 continue
-            g = p.grad
-            if mu != 0:
-                buf = self.state.get(p, {}).get("momentum_buffer")
-                if buf is None:
-                    buf = self.state.setdefault(p, {})["momentum_buffer"] = torch.clone(g).detach()
-                else:
-                    buf.mul_(mu).add_(g)
-                g = g.add(buf, alpha=mu) if group["nesterov"] else buf
-            matrix = g.reshape(len(g), -1)
+            direction = self._direction(p, p.grad, group)  # SGD's momentum (dampening 0), Nesterov or not
+            matrix = direction.reshape(len(direction), -1)
             update = orthogonalize(matrix, self.ns_steps) * max(1.0, matrix.shape[0] / matrix.shape[1]) ** 0.5
             if wd != 0:
                 p.mul_(1 - lr * wd)

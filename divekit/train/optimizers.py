@@ -17,11 +17,13 @@ from divekit.errors import ConfigError
 OPTIMIZERS = ("sgd", "muon", "adam", "adamw", "rmsprop")
 
 
-def param_groups(model: torch.nn.Module, weight_decay: float, decay_norm_and_bias: bool = False) -> list[dict]:
-    """Split parameters so weight decay skips biases and normalisation weights (1-D tensors) unless asked."""
+def param_groups(model: torch.nn.Module, weight_decay: float, decay_norm_and_bias: bool = False,
+                 skip: frozenset[int] = frozenset()) -> list[dict]:
+    """Split parameters so weight decay skips biases and normalisation weights (1-D tensors) unless asked.
+    ``skip``: ``id``s of parameters left out (another group holds them)."""
     decay, no_decay = [], []
     for p in model.parameters():
-        if p.requires_grad:
+        if p.requires_grad and id(p) not in skip:
             (decay if p.ndim > 1 or decay_norm_and_bias else no_decay).append(p)
     groups = [{"params": decay, "weight_decay": weight_decay}]
     if no_decay:
@@ -104,21 +106,28 @@ class SGD:
         return loss
 
     def _step_group(self, group: dict[str, Any]) -> None:
-        lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
+        lr, wd = group["lr"], group["weight_decay"]
         for p in group["params"]:
             if p.grad is None:
                 continue
             g = -p.grad if group["maximize"] else p.grad
             if wd != 0:
                 g = g.add(p, alpha=wd)
-            if mu != 0:
-                buf = self.state.get(p, {}).get("momentum_buffer")
-                if buf is None:
-                    buf = self.state.setdefault(p, {})["momentum_buffer"] = torch.clone(g).detach()
-                else:
-                    buf.mul_(mu).add_(g, alpha=1 - group["dampening"])
-                g = g.add(buf, alpha=mu) if group["nesterov"] else buf
-            p.add_(g, alpha=-lr)
+            p.add_(self._direction(p, g, group), alpha=-lr)
+
+    def _direction(self, p: torch.Tensor, g: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
+        """The step's direction for ``p`` with gradient ``g``: ``g`` without momentum, else the updated
+        momentum buffer (``b ← g`` on the first step, then ``b ← μ·b + (1 − dampening)·g``), plus ``g`` for
+        Nesterov (``g + μ·b``)."""
+        mu = group["momentum"]
+        if mu == 0:
+            return g
+        buf = self.state.get(p, {}).get("momentum_buffer")
+        if buf is None:
+            buf = self.state.setdefault(p, {})["momentum_buffer"] = torch.clone(g).detach()
+        else:
+            buf.mul_(mu).add_(g, alpha=1 - group["dampening"])
+        return g.add(buf, alpha=mu) if group["nesterov"] else buf
 
     def state_dict(self) -> dict[str, Any]:
         """``{"state": {index: {"momentum_buffer": tensor}}, "param_groups": [...]}``, numbered as torch does."""
