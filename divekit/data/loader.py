@@ -130,6 +130,11 @@ class TensorLoader:
     def num_examples(self) -> int:
         return len(self.labels)
 
+    @property
+    def pad_value(self) -> float:
+        """What a black (0) pixel becomes in the yielded batches: the value crops pad and shifts fill with."""
+        return -self.shift
+
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose permutation and augmentation the next iteration replays."""
         self.epoch = epoch
@@ -183,6 +188,11 @@ class DataLoaderAdapter:
 
     def __len__(self) -> int:
         return len(self.loader)  # type: ignore[arg-type]
+
+    @property
+    def pad_value(self) -> float:
+        """What a black (0) pixel becomes in the yielded batches."""
+        return -self.mean / self.std
 
     def set_epoch(self, epoch: int) -> None:
         sampler = getattr(self.loader, "sampler", None)

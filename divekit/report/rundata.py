@@ -121,7 +121,7 @@ def image_predictions(run: RunData) -> Predictions | None:
     from divekit.train.run import open_test_run
 
     t = open_test_run(run.path, device="cpu")
-    predicted = predict(t.model, t.loader, t.device, t.dtype, t.config.tta_flip).argmax(1)
+    predicted = predict(t.model, t.loader, t.device, t.dtype, t.config.tta_flip, t.config.tta_shift).argmax(1)
     meta, test_set = t.meta, t.test_set
     classes = tuple(meta.get("classes") or test_set.classes)
     return Predictions(test_set.labels.clone(), predicted, test_set.images, classes)

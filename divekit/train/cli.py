@@ -22,6 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="random horizontal flips (default: on for Fashion-MNIST in the fast recipe)")
     g.add_argument("--tta", dest="tta_flip", action=BOOL, default=None,
                    help="evaluate on each image and its mirror image (default: as --flip)")
+    g.add_argument("--tta-shift", type=int, metavar="PIXELS",
+                   help="also evaluate on the views moved PIXELS up, down, left and right (each weighing a quarter "
+                        "of the unmoved view; default 0: none)")
     g = p.add_argument_group("model")
     g.add_argument("--model", help="model name, see 'divekit models' (default: fastcnn with the fast recipe)")
     g.add_argument("--width", type=float, help="channel-width multiplier for models that take one")
@@ -77,7 +80,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_tabular_arguments(p)
 
 
-CONFIG_KEYS = ("data", "data_dir", "valid_fraction", "resize", "augment_crop", "augment_flip", "tta_flip", "model",
+CONFIG_KEYS = ("data", "data_dir", "valid_fraction", "resize", "augment_crop", "augment_flip", "tta_flip", "tta_shift",
+               "model",
                "epochs", "batch_size", "opt", "lr", "momentum", "nesterov", "weight_decay", "schedule", "warmup",
                "step_size", "gamma", "label_smoothing", "clip_grad", "precision", "device", "threads", "seed",
                "test_every")

@@ -18,7 +18,8 @@ def run(args: argparse.Namespace) -> int:
     from divekit.train.run import open_test_run
 
     t = open_test_run(resolve_run_dir(args.run, args.runs_dir), args.device, args.data_dir)
-    metrics = evaluate(t.model, t.loader, t.device, t.dtype, t.config.tta_flip, t.config.task)
+    metrics = evaluate(t.model, t.loader, t.device, t.dtype, t.config.tta_flip, t.config.task,
+                       tta_shift=t.config.tta_shift)
     print(f"{t.run_dir}: test loss {metrics['loss']:.4f}  test accuracy {metrics.get('acc', float('nan')):.4f}  "
           f"({len(t.test_set)} examples)")
     return 0

@@ -14,21 +14,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text", action="append", help="text to classify with a text run (repeatable)")
 
 
-def predict(model, loader, device, dtype, tta_flip: bool):
+def predict(model, loader, device, dtype, tta_flip: bool, tta_shift: int = 0):
     """Class probabilities for every example of ``loader``, which must keep the stored order."""
     import torch
 
     from divekit.diagnose.checks import check_ordered_loader
     from divekit.train.device import autocast
-    from divekit.train.fit import flip_averaged_probabilities
+    from divekit.train.fit import tta_probabilities
 
     check_ordered_loader(loader)
     probs = []
+    fill = getattr(loader, "pad_value", 0.0)
     model.eval()
     with torch.inference_mode():
         for x, _ in loader:
             with autocast(device, dtype):
-                p = flip_averaged_probabilities(model, x) if tta_flip else model(x).float().softmax(1)
+                p = tta_probabilities(model, x, tta_flip, tta_shift, fill)
             probs.append(p.float().cpu())
     return torch.cat(probs)
 
@@ -51,7 +52,7 @@ def predict_images(args: argparse.Namespace) -> int:
 
     t = open_test_run(resolve_run_dir(args.run, args.runs_dir), args.device, args.data_dir)
     run_dir, test_set = t.run_dir, t.test_set
-    probs = predict(t.model, t.loader, t.device, t.dtype, t.config.tta_flip)
+    probs = predict(t.model, t.loader, t.device, t.dtype, t.config.tta_flip, t.config.tta_shift)
     conf, pred = probs.max(1)
     classes = t.meta.get("classes") or [str(i) for i in range(probs.shape[1])]
     lines = ["index,label,class,probability,true_label"]

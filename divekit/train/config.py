@@ -58,6 +58,7 @@ class TrainConfig:
     augment_crop: int = 0
     augment_flip: bool = False  # mirror images: right for clothes, wrong for digits
     tta_flip: bool = False
+    tta_shift: int = 0  # test-time views moved by this many pixels (0: none)
     valid_fraction: float = 0.0
     resize: int | None = None
     precision: str = "auto"
@@ -88,6 +89,7 @@ class TrainConfig:
             (self.step_size >= 0 and finite(self.gamma) and self.gamma > 0,
              "--step-size must be ≥ 0 and --gamma positive"),
             (0 <= self.augment_crop <= 64, "--augment-crop must be between 0 and 64 pixels"),
+            (0 <= self.tta_shift <= 8, "--tta-shift must be between 0 and 8 pixels"),
             (self.resize is None or 1 <= self.resize <= 1024, "--resize must be between 1 and 1024 pixels"),
             (self.threads is None or self.threads >= 1, "--threads must be ≥ 1"),
             (0 <= self.seed < 2**32, "--seed must be in [0, 2^32)"),

@@ -220,19 +220,43 @@ def default_loss(config: TrainConfig) -> Callable:
     return lambda out, y: F.cross_entropy(out, y, label_smoothing=config.label_smoothing)
 
 
-def flip_averaged_probabilities(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Flip test-time augmentation: the mean of the softmax of ``x [B, C, H, W]`` and of its mirror image."""
-    return (model(x).float().softmax(1) + model(x.flip(3)).float().softmax(1)) / 2
+def shifted(x: torch.Tensor, dy: int, dx: int, fill: float = 0.0) -> torch.Tensor:
+    """``x [B, C, H, W]`` moved ``dy`` pixels down and ``dx`` right (negative: up/left), the uncovered edge set
+    to ``fill``; same shape and memory format."""
+    s = max(abs(dy), abs(dx))
+    h, w = x.shape[-2:]
+    out = F.pad(x, (s, s, s, s), value=fill)[:, :, s - dy:s - dy + h, s - dx:s - dx + w]
+    channels_last = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+    return out.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+
+def tta_probabilities(model: torch.nn.Module, x: torch.Tensor, flip: bool = False, shift: int = 0,
+                      fill: float = 0.0) -> torch.Tensor:
+    """Test-time augmentation: the weighted mean softmax of ``model`` over views of ``x [B, C, H, W]``.
+
+    The views are the image and, with ``flip``, its mirror; with ``shift``, each of those also moved by
+    ``shift`` pixels up, down, left and right (edge filled with ``fill``), each moved view weighing a quarter
+    of its unmoved one, so that the moved views together count as much as the unmoved ones.
+    """
+    bases = [x, x.flip(3)] if flip else [x]
+    total = sum(model(v).float().softmax(1) for v in bases)
+    if not shift:
+        return total / len(bases)
+    moves = ((shift, 0), (-shift, 0), (0, shift), (0, -shift))
+    moved = sum(model(shifted(v, dy, dx, fill)).float().softmax(1) for v in bases for dy, dx in moves)
+    return (total + moved / 4) / (2 * len(bases))
 
 
 @torch.inference_mode()
 def evaluate(model: torch.nn.Module, loader: Iterable, device: torch.device | None = None,
              dtype: torch.dtype | None = None, tta_flip: bool = False, task: str = "classification",
              loss_fn: Callable | None = None, over_ranks: bool = False,
-             predictions: list[torch.Tensor] | None = None) -> dict[str, float]:
+             predictions: list[torch.Tensor] | None = None, tta_shift: int = 0) -> dict[str, float]:
     """Mean loss (and accuracy for classification) of ``model`` over ``loader``, in eval mode.
 
-    ``tta_flip`` averages the softmax of each image and its mirror image (test-time augmentation).
+    ``tta_flip`` averages the softmax of each image and its mirror image (test-time augmentation);
+    ``tta_shift`` adds those views moved by that many pixels (``tta_probabilities``), the uncovered edge
+    filled with the loader's ``pad_value`` (a black pixel, normalised) if it has one.
     ``predictions``: a list that receives the predicted class of each batch's examples, in loader order.
     ``over_ranks``: each process of a data-parallel run evaluated its own shard; the sums are added over
     all processes (every rank must call it), so all ranks return the metrics of the whole set.
@@ -244,14 +268,16 @@ def evaluate(model: torch.nn.Module, loader: Iterable, device: torch.device | No
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     n = 0
+    tta = (tta_flip or tta_shift > 0) and task == "classification"
+    fill = getattr(loader, "pad_value", 0.0)
     for x, y in loader:
         with autocast(device, dtype):
-            out = torch.log(flip_averaged_probabilities(model, x)) if tta_flip else model(x)
+            out = torch.log(tta_probabilities(model, x, tta_flip, tta_shift, fill)) if tta else model(x)
         out = out.float()
         if task == "regression":
             loss = loss_fn(out, y) if loss_fn else F.mse_loss(out.squeeze(-1), y.float())
         else:
-            loss = F.nll_loss(out, y) if tta_flip else (loss_fn(out, y) if loss_fn else F.cross_entropy(out, y))
+            loss = F.nll_loss(out, y) if tta else (loss_fn(out, y) if loss_fn else F.cross_entropy(out, y))
             predicted = out.argmax(1)
             correct += (predicted == y).sum()
             if predictions is not None:
@@ -362,7 +388,8 @@ def fit(model: torch.nn.Module, train_loader: Any, config: TrainConfig | None = 
             if loader is not None:
                 kept: list[torch.Tensor] | None = [] if split == "test" and last else None
                 metrics = evaluate(model, loader, device, dtype, config.tta_flip and task == "classification",
-                                   task, loss_fn if task == "regression" else None, over_ranks=ddp, predictions=kept)
+                                   task, loss_fn if task == "regression" else None, over_ranks=ddp, predictions=kept,
+                                   tta_shift=config.tta_shift)
                 if kept:  # the final test predictions, for the report (no second pass over the test set)
                     state.extra["test_predictions"] = torch.cat(kept).cpu()
                 row.update({f"{split}_{k}": v for k, v in metrics.items()})

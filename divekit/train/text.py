@@ -83,7 +83,8 @@ def text_config(config: TrainConfig, given: set[str] | None = None) -> tuple[Tra
     elif not _has_image_optimisation(config):
         recipe = {}
     applied = {k: v for k, v in recipe.items() if getattr(config, k) != v}
-    config = replace(config, **applied, augment_flip=False, tta_flip=False, augment_crop=0, resize=None,
+    config = replace(config, **applied, augment_flip=False, tta_flip=False, tta_shift=0, augment_crop=0,
+                     resize=None,
                      channels_last=False, task="classification", data_options=options)
     return config.validate(), options, applied
 
