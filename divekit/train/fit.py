@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from divekit.errors import ConfigError, DivekitError
 from divekit.train import distributed
 from divekit.train.config import TrainConfig
-from divekit.train.device import autocast, resolve_device, resolve_precision
+from divekit.train.device import autocast, keep_freed_memory, resolve_device, resolve_precision
 from divekit.train.optimizers import build_optimizer
 from divekit.train.schedule import lr_at
 
@@ -325,6 +325,8 @@ def fit(model: torch.nn.Module, train_loader: Any, config: TrainConfig | None = 
     config = (config or TrainConfig()).validate()
     device = resolve_device(config.device) if state is None else state.device
     dtype = resolve_precision(config.precision, device)
+    if device.type == "cpu":
+        keep_freed_memory()  # the step's buffers stay mapped from one step to the next (no page faults)
     loss_fn = loss_fn or default_loss(config)
     steps_per_epoch = len(train_loader)
     state = state or new_state(model, config, steps_per_epoch, device, optimizer)
