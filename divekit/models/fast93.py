@@ -1,4 +1,10 @@
-"""``fast93``: the fast CNN grown for the ``fmnist-93`` recipe (a few minutes of CPU training).
+"""The nets grown for the ``fmnist-93`` recipe (a few minutes of CPU training).
+
+``cnn3`` (the recipe's net since the seventh session)::
+
+    [B, C, 28, 28] ─conv·pool→ c1 @14×14 ─conv·pool→ c2 @7×7 ─conv·pool→ c3 @3×3 ─flatten→ linear → [B, classes]
+
+``fast93`` (the recipe's net before; kept for comparison)::
 
     [B, C, 28, 28] ─PixelUnshuffle(2)→ [B, 4C, 14, 14] ─conv·pool→ c1 @7×7 ─(residual block)×blocks
       ─conv·pool→ c2 @3×3 ─conv (last_kernel)→ c3 @3×3 ─flatten→ linear → [B, classes]
@@ -43,4 +49,21 @@ def fast93(in_shape, num_classes, width: float = 1.0, channels: tuple[int, int, 
     first = WhiteningConv2d(c0, c1) if whiten else None
     body = nn.Sequential(*stem, *conv_pool_bn(c0, c1, conv=first), *(Residual(c1) for _ in range(blocks)),
                          *conv_pool_bn(c1, c2, ceil=ceil), *conv_pool_bn(c2, c3, last_kernel, pool=False))
+    return nn.Sequential(*body, nn.Flatten(), nn.Linear(flat_features(body, in_shape), num_classes))
+
+
+@register("cnn3", "three conv·pool blocks at full resolution (28, 14, 7 px), flatten → linear: the fmnist-93 net")
+def cnn3(in_shape, num_classes, channels: tuple[int, int, int] | list[int] = (16, 48, 96), width: float = 1.0,
+         ceil: bool = False):
+    """Build ``[B, C, H, W] → conv·pool (c1) → conv·pool (c2) → conv·pool (c3) → flatten → linear`` for
+    ``in_shape = (C, H, W)``: every ``conv·pool`` a 3×3 conv → 2×2 max-pool → BN → ReLU (``conv_pool_bn``),
+    the first at the input's full resolution; ``width`` multiplies ``channels``; ``ceil``: the last pooling keeps
+    odd sides' last row/column (7×7 → 4×4 instead of 3×3).
+
+    Against ``fast93``'s space-to-depth stem it spends its multiply-adds at 14×14 and keeps a thin layer at
+    full resolution; on the validation split it learned more per second of CPU (docs/benchmarks.md, seventh
+    session)."""
+    c1, c2, c3 = (max(4, round(k * width)) for k in channels)
+    body = nn.Sequential(*conv_pool_bn(in_shape[0], c1), *conv_pool_bn(c1, c2),
+                         *conv_pool_bn(c2, c3, ceil=ceil))
     return nn.Sequential(*body, nn.Flatten(), nn.Linear(flat_features(body, in_shape), num_classes))
