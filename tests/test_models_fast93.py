@@ -8,8 +8,9 @@ import torch
 
 from divekit.models.registry import build_model
 
-PARAMS = 79594  # the recipe's net: channels 48/96/192, no residual block
-RECIPE_OPT = (16, 256, "sgd", 0.2, 0.9, True)  # epochs, batch, optimizer, peak lr, momentum, Nesterov
+PARAMS = 79594  # fast93: channels 48/96/192, no residual block
+CNN3_PARAMS = 57498  # the recipe's net: cnn3, channels 16/48/96
+RECIPE_OPT = (10, 256, "sgd", 0.2, 0.9, True)  # epochs, batch, optimizer, peak lr, momentum, Nesterov
 RECIPE_SCHEDULE = ("onecycle", 0.25, 5e-4, 0.1)  # schedule, warm-up share, weight decay, label smoothing
 
 
@@ -41,6 +42,18 @@ def test_fast93_whitening_and_ceil_pooling_options():
     assert build_model("fast93", (1, 28, 28), 10)[-1].in_features == 192 * 3 * 3
 
 
+def test_cnn3_layout_size_and_other_shapes():
+    model = build_model("cnn3", (1, 28, 28), 10)
+    assert model(torch.randn(3, 1, 28, 28)).shape == (3, 10)
+    assert sum(p.numel() for p in model.parameters()) == CNN3_PARAMS
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size) for c in convs] == [(1, 16, (3, 3)), (16, 48, (3, 3)),
+                                                                                (48, 96, (3, 3))]
+    assert model[-1].in_features == 96 * 3 * 3  # 28 → 14 → 7 → 3: the first conv runs at full resolution
+    assert build_model("cnn3", (3, 32, 32), 7, width=0.5)(torch.randn(2, 3, 32, 32)).shape == (2, 7)
+    assert build_model("cnn3", (1, 28, 28), 10, ceil=True)[-1].in_features == 96 * 4 * 4  # 7 → 4 with ceil
+
+
 def test_residual_block_keeps_the_input_path():
     from divekit.models.fast93 import Residual
 
@@ -58,7 +71,7 @@ def test_recipe_resolves_to_the_documented_config():
     p = argparse.ArgumentParser()
     add_arguments(p)
     config = training_config(p.parse_args(["--recipe", "fmnist-93"]))
-    assert (config.model, config.model_options, config.data) == ("fast93", {}, "fashion-mnist")
+    assert (config.model, config.model_options, config.data) == ("cnn3", {}, "fashion-mnist")
     assert (config.epochs, config.batch_size, config.opt, config.lr, config.momentum, config.nesterov) == RECIPE_OPT
     assert (config.schedule, config.warmup, config.weight_decay, config.label_smoothing) == RECIPE_SCHEDULE
     assert (config.augment_crop, config.augment_flip, config.tta_flip) == (0, True, True)
