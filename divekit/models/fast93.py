@@ -60,9 +60,9 @@ def cnn3(in_shape, num_classes, channels: tuple[int, int, int] | list[int] = (16
     the first at the input's full resolution; ``width`` multiplies ``channels``; ``ceil``: the last pooling keeps
     odd sides' last row/column (7×7 → 4×4 instead of 3×3).
 
-    Against ``fast93``'s space-to-depth stem it spends its multiply-adds at 14×14 and keeps a thin layer at
-    full resolution; on the validation split it learned more per second of CPU (docs/benchmarks.md, seventh
-    session)."""
+    Where ``fast93``'s space-to-depth stem halves the image first, this net keeps a thin first layer at full
+    resolution (most multiply-adds are still at 14×14 and 7×7); on the validation split it learned more per
+    second of CPU (docs/benchmarks.md, seventh session)."""
     c1, c2, c3 = (max(4, round(k * width)) for k in channels)
     body = nn.Sequential(*conv_pool_bn(in_shape[0], c1), *conv_pool_bn(c1, c2),
                          *conv_pool_bn(c2, c3, ceil=ceil))
