@@ -2,23 +2,26 @@
 
 Both arms start from the same weights, build the optimizer with ``divekit.train.optimizers.build_optimizer``
 (the call ``fit`` makes), train on the same pre-made float batches for the same number of steps, in one
-process, interleaved (the order alternates each repeat), after an untimed warm-up of each. The figure is the
-median over repeats of divekit's time / the hand loop's time (``ratio``: wall time; ``cpu_ratio``: CPU time of
-the process, steadier on a busy machine); the final weights of both arms are compared (``identical_weights``),
-so the two did the same work. Target: ≤ 1.03.
+process, interleaved (the order cycles through every permutation of the arms), after an untimed warm-up of
+each. The figure is the median over repeats of divekit's time / the hand loop's time (``ratio``: wall time;
+``cpu_ratio``: CPU time of the process, steadier on a busy machine); the final weights of both arms are compared
+(``identical_weights``), so the two did the same work. Target: ≤ 1.03. A control arm runs the hand loop a second
+time (``control_ratio``: second / first, 1 on a quiet machine), which shows how far this machine's noise alone
+moves the ratio of two identical arms; ``--no-control`` skips it.
 
 With ``--lightning-python PATH`` (or env ``DIVEKIT_LIGHTNING_PYTHON``), a Python that has ``lightning``
 installed, the same recipe also runs under Lightning's ``Trainer`` in a subprocess
 (bench/baselines/lightning_fit.py), reported as its ratio to a hand loop timed in that same subprocess.
 
 Prints one JSON line per measurement and one summary line per model.
-Usage: python bench/overhead.py [--models mlp,fastcnn] [--steps N] [--repeat N] [--threads N]
+Usage: python bench/overhead.py [--models mlp,fastcnn] [--steps N] [--repeat N] [--threads N] [--no-control]
                                 [--lightning-python LIGHTNING_ENV/bin/python]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -117,42 +120,58 @@ def timed(fn, model: torch.nn.Module, init: dict, batches: list,
 
 
 def compare(arms: dict, model_name: str, steps: int, repeat: int, batch: int, data_dir: str | None,
-            ours: str = "divekit", bench: str = "overhead") -> dict:
+            ours: str = "divekit", bench: str = "overhead", control: bool = False) -> dict:
     """Time ``arms`` (name → ``fn(model, batches, config)``; the first is the hand loop) interleaved, from the
-    same weights on the same batches; print a line per run and a summary of ``ours`` against the first arm."""
+    same weights on the same batches; print a line per run and a summary of ``ours`` against the first arm.
+
+    The order of the arms cycles through every permutation, one per repeat, so that no arm always runs in the
+    same place. ``control``: the hand loop also runs a second time as an arm of its own (``hand_again``); its
+    ratio to the first (``control_ratio``, ideally 1) is what this machine's noise alone makes of two identical
+    arms, the yardstick for ``ratio``."""
     torch.manual_seed(0)
     model, channels_last = build_net(model_name)
     init = {k: v.clone() for k, v in model.state_dict().items()}
     batches, source = make_batches(data_dir, batch, steps, channels_last)
     config = recipe(model_name, batch)
+    base = next(iter(arms))
+    if control:
+        arms = {**arms, "hand_again": arms[base]}
     for fn in arms.values():  # warm-up: first-call costs (allocator, lazy imports) out of the timings
         timed(fn, model, init, batches[:10], config)
-    names, base = list(arms), next(iter(arms))
+    orders = list(itertools.permutations(arms))
     wall: dict[str, list[float]] = {who: [] for who in arms}
     cpu: dict[str, list[float]] = {who: [] for who in arms}
     identical = True
     for r in range(repeat):
         weights = {}
-        for who in names if r % 2 == 0 else names[::-1]:
+        for who in orders[r % len(orders)]:
             seconds, cpu_seconds, weights[who] = timed(arms[who], model, init, batches, config)
             wall[who].append(seconds)
             cpu[who].append(cpu_seconds)
             print(json.dumps({"bench": bench, "model": model_name, "who": who, "repeat": r, "steps": steps,
                               "seconds": round(seconds, 4), "cpu_seconds": round(cpu_seconds, 4)}), flush=True)
         identical &= all(torch.equal(a, b) for a, b in zip(weights[base], weights[ours], strict=True))
-    ratios = [a / b for a, b in zip(wall[ours], wall[base], strict=True)]
-    cpu_ratios = [a / b for a, b in zip(cpu[ours], cpu[base], strict=True)]
+
+    def ratios(who: str, times: dict[str, list[float]]) -> list[float]:
+        return [a / b for a, b in zip(times[who], times[base], strict=True)]
+
     summary = {"bench": bench, "model": model_name, "who": ours, "summary": True, "data": source, "steps": steps,
                "batch": batch, "threads": torch.get_num_threads(), "repeat": repeat,
                f"{base}_median_s": round(statistics.median(wall[base]), 4),
                f"{ours}_median_s": round(statistics.median(wall[ours]), 4),
-               "ratio": round(statistics.median(ratios), 4), "ratios": [round(x, 4) for x in ratios],
-               "cpu_ratio": round(statistics.median(cpu_ratios), 4), "identical_weights": identical}
+               "ratio": round(statistics.median(ratios(ours, wall)), 4),
+               "ratios": [round(x, 4) for x in ratios(ours, wall)],
+               "cpu_ratio": round(statistics.median(ratios(ours, cpu)), 4), "identical_weights": identical}
+    if control:
+        summary["control_ratio"] = round(statistics.median(ratios("hand_again", wall)), 4)
+        summary["control_ratios"] = [round(x, 4) for x in ratios("hand_again", wall)]
     return summary
 
 
-def bench_model(model_name: str, steps: int, repeat: int, batch: int, data_dir: str | None) -> dict:
-    summary = compare({"hand": run_hand, "divekit": run_divekit}, model_name, steps, repeat, batch, data_dir)
+def bench_model(model_name: str, steps: int, repeat: int, batch: int, data_dir: str | None,
+                control: bool = True) -> dict:
+    summary = compare({"hand": run_hand, "divekit": run_divekit}, model_name, steps, repeat, batch, data_dir,
+                      control=control)
     summary["target"] = 1.03
     summary["ok"] = summary["ratio"] <= summary["target"] and summary["identical_weights"]
     print(json.dumps(summary), flush=True)
@@ -184,6 +203,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1: steadiest on a busy machine)")
     ap.add_argument("--data-dir", default=os.environ.get("DIVEKIT_DATA"))
+    ap.add_argument("--no-control", action="store_true",
+                    help="skip the second hand-loop arm that measures the noise between two identical arms")
     ap.add_argument("--lightning-python", default=os.environ.get("DIVEKIT_LIGHTNING_PYTHON"),
                     help="a Python with lightning installed: also measure Lightning's Trainer")
     args = ap.parse_args()
@@ -192,7 +213,7 @@ def main() -> None:
         if name not in MODELS:
             raise SystemExit(f"--models: unknown model {name!r}; choose from {', '.join(MODELS)}")
         steps = args.steps or (1000 if name == "mlp" else 60)
-        bench_model(name, steps, args.repeat, args.batch, args.data_dir)
+        bench_model(name, steps, args.repeat, args.batch, args.data_dir, control=not args.no_control)
         if args.lightning_python:
             bench_lightning(args.lightning_python, name, steps, args.repeat, args.batch, args.threads, args.data_dir)
 
