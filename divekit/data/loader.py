@@ -28,32 +28,48 @@ class Augment:
         return self.crop_pad > 0 or self.hflip
 
 
-def random_crop(x: torch.Tensor, pad: int, gen: torch.Generator, span: tuple[int, int] | None = None) -> torch.Tensor:
-    """Shift each image of ``x [B, C, H, W]`` by its own random offset in ``[-pad, pad]``, zero-filling.
+def crop_offsets(b: int, pad: int, gen: torch.Generator, span: tuple[int, int] | None = None) -> torch.Tensor:
+    """Random offsets for ``random_crop``: int64 ``[2, b, 1]`` (rows, then columns), each in ``[0, 2 * pad]``.
 
-    ``span = (start, total)``: ``x`` is rows ``start … start+B`` of a batch of ``total``; the offsets are drawn
-    for the whole batch and sliced, so a shard gets exactly what it would get inside the whole batch.
+    ``span = (start, total)``: the ``b`` images are rows ``start … start+b`` of a batch of ``total``; the offsets
+    are drawn for the whole batch and sliced, so a shard gets exactly what it would get inside the whole batch.
     """
-    b, _, h, w = x.shape
     start, total = span or (0, b)
+    return torch.randint(0, 2 * pad + 1, (2, total, 1), generator=gen)[:, start:start + b]
+
+
+def shift_crop(x: torch.Tensor, pad: int, offsets: torch.Tensor) -> torch.Tensor:
+    """Shift each image of ``x [B, C, H, W]`` by its ``offsets`` (from ``crop_offsets``, on ``x``'s device) minus
+    ``pad``, zero-filling."""
+    b, _, h, w = x.shape
     padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
-    dy, dx = torch.randint(0, 2 * pad + 1, (2, total, 1), generator=gen)[:, start:start + b].to(x.device)
+    dy, dx = offsets
     rows = (dy + torch.arange(h, device=x.device))[:, :, None]       # B, H, 1
     cols = (dx + torch.arange(w, device=x.device))[:, None, :]       # B, 1, W
     batch = torch.arange(b, device=x.device)[:, None, None]
     return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
 
 
+def random_crop(x: torch.Tensor, pad: int, gen: torch.Generator, span: tuple[int, int] | None = None) -> torch.Tensor:
+    """Shift each image of ``x [B, C, H, W]`` by its own random offset in ``[-pad, pad]``, zero-filling
+    (``span`` as for ``crop_offsets``)."""
+    return shift_crop(x, pad, crop_offsets(x.shape[0], pad, gen, span).to(x.device))
+
+
 def flip_mask(b: int, gen: torch.Generator, span: tuple[int, int] | None = None) -> torch.Tensor:
-    """Which of ``b`` images to mirror: bool ``[b]``, a fair coin each (``span`` as for ``random_crop``)."""
+    """Which of ``b`` images to mirror: bool ``[b]``, a fair coin each (``span`` as for ``crop_offsets``)."""
     start, total = span or (0, b)
     return torch.rand(total, generator=gen)[start:start + b] < 0.5
 
 
-def hflip(x: torch.Tensor, gen: torch.Generator, span: tuple[int, int] | None = None) -> torch.Tensor:
-    """Mirror a random half of the images left-right (``span`` as for ``random_crop``)."""
-    mask = flip_mask(x.shape[0], gen, span).to(x.device)
+def flip_where(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mirror left-right the images of ``x [B, C, H, W]`` where ``mask [B]`` (on ``x``'s device) is true."""
     return torch.where(mask[:, None, None, None], x.flip(3), x)
+
+
+def hflip(x: torch.Tensor, gen: torch.Generator, span: tuple[int, int] | None = None) -> torch.Tensor:
+    """Mirror a random half of the images left-right (``span`` as for ``crop_offsets``)."""
+    return flip_where(x, flip_mask(x.shape[0], gen, span).to(x.device))
 
 
 def as_channels_last(x: torch.Tensor) -> torch.Tensor:
@@ -154,26 +170,47 @@ class TensorLoader:
             x = torch.nn.functional.interpolate(x, size=self.resize, mode="bilinear", align_corners=False)
         return as_channels_last(x) if self.channels_last else x
 
+    def batch_spans(self) -> list[tuple[int, int, int]]:
+        """``(start, lo, hi)`` of each batch of an epoch: it begins at ``start`` in the epoch's order, and this
+        rank's shard is rows ``lo … hi`` of it."""
+        n, spans = len(self.labels), []
+        for start in range(0, min(len(self) * self.batch_size, n), self.batch_size):
+            total = min(self.batch_size, n - start)
+            spans.append((start, *shard_range(total, self.rank, self.world)) if self.world > 1 else (start, 0, total))
+        return spans
+
+    def epoch_draws(self, spans: list[tuple[int, int, int]]) -> tuple[list, list]:
+        """The epoch's augmentation, drawn up front in batch order (crop offsets, then flips, per batch) and moved
+        to the device in one copy each: on a GPU a copy per batch would make the host wait for the device every
+        step. Returns per-batch lists (``None`` where that augmentation is off)."""
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch + 7_777_777)
+        crop, flip = self.augment.crop_pad, self.augment.hflip
+        crops, flips = [], []
+        for start, lo, hi in spans:
+            span = (lo, min(self.batch_size, len(self.labels) - start))
+            if crop:
+                crops.append(crop_offsets(hi - lo, crop, gen, span))
+            if flip:
+                flips.append(flip_mask(hi - lo, gen, span))
+        sizes = [hi - lo for _, lo, hi in spans]
+        crops = list(torch.cat(crops, 1).to(self.device).split(sizes, 1)) if crops else [None] * len(spans)
+        flips = list(torch.cat(flips).to(self.device).split(sizes)) if flips else [None] * len(spans)
+        return crops, flips
+
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = self.order().to(self.device)
-        aug_gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch + 7_777_777)
-        stop = len(self) * self.batch_size
-        for start in range(0, min(stop, len(order)), self.batch_size):
-            idx = order[start:start + self.batch_size]
-            span = None
-            if self.world > 1:
-                lo, hi = shard_range(len(idx), self.rank, self.world)
-                idx, span = idx[lo:hi], (lo, len(idx))
+        spans = self.batch_spans()
+        crops, flips = self.epoch_draws(spans) if self.augment is not None else ([None] * len(spans),) * 2
+        for (start, lo, hi), offsets, mask in zip(spans, crops, flips, strict=True):
+            idx = order[start + lo:start + hi]
             if self.mirrored is not None:
-                flips = flip_mask(len(idx), aug_gen, span).to(self.device)
-                x = self.mirrored.index_select(0, idx + flips * len(self.images))
+                x = self.mirrored.index_select(0, idx + mask * len(self.images))
             else:
                 x = self.images.index_select(0, idx)
-            if self.augment is not None and self.mirrored is None:
-                if self.augment.crop_pad:
-                    x = random_crop(x, self.augment.crop_pad, aug_gen, span)
-                if self.augment.hflip:
-                    x = hflip(x, aug_gen, span)
+                if offsets is not None:
+                    x = shift_crop(x, self.augment.crop_pad, offsets)
+                if mask is not None:
+                    x = flip_where(x, mask)
             yield self.convert(x), self.labels.index_select(0, idx)
 
 
