@@ -70,6 +70,30 @@ def test_fastcnn_whitening_is_saved_and_not_refitted():
     assert "1.weight" not in trainable and "5.weight" in trainable
 
 
+def test_whitening_reads_its_fitted_buffer_only_until_fitted_and_again_after_a_load():
+    """On a GPU reading the ``fitted`` buffer waits for the device: after the first batch the layer must not
+    read it; a loaded state dict may hold an unfitted layer, so loading makes it look again."""
+    from divekit.models.simple import WhiteningConv2d
+
+    layer, reads = WhiteningConv2d(1, 4, kernel=3), []
+    unfitted = {k: v.clone() for k, v in layer.state_dict().items()}
+
+    class Spy(torch.Tensor):
+        def __bool__(self):
+            reads.append(1)
+            return super().__bool__()
+
+    layer.fitted = layer.fitted.as_subclass(Spy)
+    layer.train()
+    for _ in range(3):
+        layer(torch.rand(8, 1, 6, 6))
+    assert len(reads) == 1 and bool(layer.fitted)
+    fitted_weight = layer.weight.clone()
+    layer.load_state_dict(unfitted)
+    layer(torch.rand(8, 1, 6, 6) * 3)  # fits again on this batch
+    assert bool(layer.fitted) and not torch.equal(layer.weight, fitted_weight)
+
+
 def test_fastcnn_head_hidden_layer_or_none():
     """The default head is a hidden linear layer with batch norm; ``hidden=0`` maps features to classes."""
     model = build_model("fastcnn", (1, 28, 28), 10)

@@ -106,6 +106,10 @@ def conv_pool_bn(cin: int, cout: int, kernel: int = 3, pool: bool = True, ceil: 
     return layers + [nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
+def _forget_fitted(module: nn.Module, incompatible_keys) -> None:
+    module._known_fitted = False
+
+
 class WhiteningConv2d(nn.Conv2d):
     """A frozen convolution whose filters whiten the input's ``k×k`` patches (PCA whitening).
 
@@ -131,10 +135,16 @@ class WhiteningConv2d(nn.Conv2d):
         self.weight.requires_grad_(False)
         self.eps = eps
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
+        # reading the buffer on a GPU waits for the device, so once it has said "fitted" the answer is kept on
+        # the host (forgotten whenever a state dict is loaded: it may hold an unfitted layer)
+        self._known_fitted = False
+        self.register_load_state_dict_post_hook(_forget_fitted)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and not self.fitted:
-            self.fit(x)
+        if self.training and not self._known_fitted:
+            if not self.fitted:
+                self.fit(x)
+            self._known_fitted = True
         return super().forward(x)
 
     @torch.no_grad()
