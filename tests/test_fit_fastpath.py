@@ -96,3 +96,35 @@ def test_deferred_check_records_the_first_bad_step():
     assert guard.step_ok(torch.tensor(0.5), model, state)
     with pytest.raises(TrainingDiverged, match="at step 3"):
         guard.check()
+
+
+def test_deferred_check_waits_for_nothing_per_step_and_names_the_first_bad_step_across_folds(monkeypatch):
+    """As on a GPU: no step reads a value back (each would wait for the device); the records are folded every
+    ``HELD`` steps and ``check()`` names the first bad step, by gradient or by loss, whichever came first."""
+    monkeypatch.setattr(NonFiniteGuard, "HELD", 4)
+    model, state = model_with_grads({})
+    guard = NonFiniteGuard(torch.device("cpu"))
+    guard.eager = False
+    reads = []
+    real_item = torch.Tensor.item
+    monkeypatch.setattr(torch.Tensor, "item", lambda t: reads.append(1) or real_item(t))
+    grad = list(model.parameters())[2].grad
+    for step in range(11):
+        state.step = step
+        grad.view(-1)[0] = float("nan") if step == 6 else 0.5
+        assert guard.step_ok(torch.tensor(float("inf") if step == 9 else 0.5), model, state)
+        assert (step == 6) == bool(torch.isnan(grad.view(-1)[0])), "the check leaves the gradients as they were"
+        if step == 5:
+            guard.check()  # steps 0–5 were fine
+    assert not reads
+    with pytest.raises(TrainingDiverged, match="at step 6"):
+        guard.check()
+    with pytest.raises(TrainingDiverged, match="at step 6"):  # and it stays so
+        guard.check()
+    loss_only = NonFiniteGuard(torch.device("cpu"), check_grads=False)  # fp16: the scaler watches gradients
+    loss_only.eager = False
+    for step in range(3):
+        state.step = step
+        loss_only.step_ok(torch.tensor(float("nan") if step == 2 else 0.5), model, state)
+    with pytest.raises(TrainingDiverged, match="at step 2"):
+        loss_only.check()
