@@ -12,7 +12,8 @@
 
 Each configuration runs as its own process, interleaved with its baseline, ``--repeat`` times.
 Prints one JSON line per measurement and one summary line per benchmark.
-Usage: python bench/main_job.py [main|lenet|fmnist93|all] [--repeat N] [--data-dir DIR]
+``--device cuda`` runs every command on the GPU (divekit's ``--device``, the baselines' DEVICE argument).
+Usage: python bench/main_job.py [main|lenet|fmnist93|all] [--repeat N] [--data-dir DIR] [--device DEVICE]
 """
 
 from __future__ import annotations
@@ -43,50 +44,55 @@ def divekit_cmd(runs: str, name: str, *args: str) -> list[str]:
     return [sys.executable, "-m", "divekit", "train", "--runs-dir", runs, "--name", name, *args]
 
 
-def divekit_accuracy(runs: str, name: str) -> float:
+def divekit_result(runs: str, name: str) -> tuple[float, float]:
+    """The run's test accuracy and its training seconds (the rest of the command: start-up, data, report)."""
     summary = json.loads((Path(runs) / name / "summary.json").read_text())
-    return summary["final"]["test_acc"]
+    return summary["final"]["test_acc"], summary["train_seconds"]
 
 
 FMNIST93_TARGET = {"accuracy": 0.935, "seconds": 180.0}
 
 
-def bench_fmnist93(repeat: int, env: dict) -> None:
+def bench_fmnist93(repeat: int, env: dict, device: str) -> None:
     """The fmnist-93 recipe's whole command, ``repeat`` times, each line saying whether it met the target."""
     with tempfile.TemporaryDirectory() as runs:
         for i in range(repeat):
             name = f"bench-fmnist93-{i}"
-            s, _ = run_timed(divekit_cmd(runs, name, "--recipe", "fmnist-93"), env)
-            acc = divekit_accuracy(runs, name)
+            s, _ = run_timed(divekit_cmd(runs, name, "--recipe", "fmnist-93", "--device", device), env)
+            acc, train_s = divekit_result(runs, name)
             reached = acc >= FMNIST93_TARGET["accuracy"] and s <= FMNIST93_TARGET["seconds"]
-            print(json.dumps({"bench": "fmnist93", "who": "divekit", "seconds": round(s, 2), "accuracy": acc,
-                              "target": FMNIST93_TARGET, "reached": reached}), flush=True)
+            print(json.dumps({"bench": "fmnist93", "who": "divekit", "device": device, "seconds": round(s, 2),
+                              "train_seconds": train_s, "accuracy": acc, "target": FMNIST93_TARGET,
+                              "reached": reached}), flush=True)
 
 
-def bench(kind: str, repeat: int, data_dir: str, env: dict) -> None:
+def bench(kind: str, repeat: int, data_dir: str, env: dict, device: str = "cpu") -> None:
     if kind == "fmnist93":
-        bench_fmnist93(repeat, env)
+        bench_fmnist93(repeat, env, device)
         return
     if kind == "main":
-        ours_args: tuple[str, ...] = ()
-        base = [sys.executable, str(HERE / "baselines" / "plain_cnn.py"), data_dir, "4"]
+        ours_args: tuple[str, ...] = ("--device", device)
+        base = [sys.executable, str(HERE / "baselines" / "plain_cnn.py"), data_dir, "4", device]
     else:
-        ours_args = ("--model", "lenet", "--opt", "sgd", "--lr", "0.9", "--batch-size", "256", "--epochs", "10")
-        base = [sys.executable, str(HERE / "baselines" / "book_lenet.py"), data_dir, "10", "4"]
+        ours_args = ("--model", "lenet", "--opt", "sgd", "--lr", "0.9", "--batch-size", "256", "--epochs", "10",
+                     "--device", device)
+        base = [sys.executable, str(HERE / "baselines" / "book_lenet.py"), data_dir, "10", "4", device]
     ours, theirs = [], []
     with tempfile.TemporaryDirectory() as runs:
         for i in range(repeat):
             name = f"bench-{kind}-{i}"
             s, _ = run_timed(divekit_cmd(runs, name, *ours_args), env)
-            acc = divekit_accuracy(runs, name)
+            acc, train_s = divekit_result(runs, name)
             ours.append((s, acc))
-            print(json.dumps({"bench": kind, "who": "divekit", "seconds": round(s, 2), "accuracy": acc}), flush=True)
+            print(json.dumps({"bench": kind, "who": "divekit", "device": device, "seconds": round(s, 2),
+                              "train_seconds": train_s, "accuracy": acc}), flush=True)
             s, out = run_timed(base, env)
             acc = json.loads(out.strip().splitlines()[-1])["accuracy"]
             theirs.append((s, acc))
-            print(json.dumps({"bench": kind, "who": "baseline", "seconds": round(s, 2), "accuracy": acc}), flush=True)
+            print(json.dumps({"bench": kind, "who": "baseline", "device": device, "seconds": round(s, 2),
+                              "accuracy": acc}), flush=True)
     med = {who: statistics.median(x[0] for x in rows) for who, rows in (("divekit", ours), ("baseline", theirs))}
-    print(json.dumps({"bench": kind, "summary": True, "divekit_median_s": round(med["divekit"], 2),
+    print(json.dumps({"bench": kind, "summary": True, "device": device, "divekit_median_s": round(med["divekit"], 2),
                       "baseline_median_s": round(med["baseline"], 2),
                       "speedup": round(med["baseline"] / med["divekit"], 2),
                       "divekit_accuracy": [a for _, a in ours], "baseline_accuracy": [a for _, a in theirs]}))
@@ -97,10 +103,11 @@ def main() -> None:
     ap.add_argument("which", nargs="?", default="all", choices=("main", "lenet", "fmnist93", "all"))
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--data-dir", default=os.environ.get("DIVEKIT_DATA", str(HERE.parents[1] / "shared" / "datasets")))
+    ap.add_argument("--device", default="cpu", help="cpu or cuda: where every command trains (default: cpu)")
     args = ap.parse_args()
     env = {**os.environ, "DIVEKIT_DATA": str(Path(args.data_dir).resolve())}
     for kind in (("main", "lenet") if args.which == "all" else (args.which,)):
-        bench(kind, args.repeat, str(Path(args.data_dir).resolve()), env)
+        bench(kind, args.repeat, str(Path(args.data_dir).resolve()), env, args.device)
 
 
 if __name__ == "__main__":

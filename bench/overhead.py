@@ -15,7 +15,7 @@ installed, the same recipe also runs under Lightning's ``Trainer`` in a subproce
 
 Prints one JSON line per measurement and one summary line per model.
 Usage: python bench/overhead.py [--models mlp,fastcnn] [--steps N] [--repeat N] [--threads N] [--no-control]
-                                [--lightning-python LIGHTNING_ENV/bin/python]
+                                [--device cuda] [--lightning-python LIGHTNING_ENV/bin/python]
 """
 
 from __future__ import annotations
@@ -58,9 +58,12 @@ def load_images(data_dir: str | None, n: int) -> tuple[torch.Tensor, torch.Tenso
         return x, torch.randint(0, 10, (n,), generator=gen), "synthetic", 0.5, 0.25
 
 
-def make_batches(data_dir: str | None, batch: int, steps: int, channels_last: bool) -> tuple[list, str]:
-    """``steps`` normalised float batches ``(x [B, 1, 28, 28], y [B])``: ``POOL`` distinct ones, cycled."""
+def make_batches(data_dir: str | None, batch: int, steps: int, channels_last: bool,
+                 device: str = "cpu") -> tuple[list, str]:
+    """``steps`` normalised float batches ``(x [B, 1, 28, 28], y [B])`` on ``device``: ``POOL`` distinct ones,
+    cycled."""
     x, y, source, mean, std = load_images(data_dir, POOL * batch)
+    x, y = x.to(device), y.to(device)
     pool = []
     for i in range(0, len(y), batch):
         xb = x[i:i + batch].float().div_(255).sub_(mean).div_(std)
@@ -68,21 +71,21 @@ def make_batches(data_dir: str | None, batch: int, steps: int, channels_last: bo
     return [pool[i % len(pool)] for i in range(steps)], source
 
 
-def recipe(model_name: str, batch: int) -> TrainConfig:
+def recipe(model_name: str, batch: int, device: str = "cpu") -> TrainConfig:
     """One epoch of plain SGD with momentum and weight decay; no schedule, smoothing, clipping or autocast, so
     that ``fit`` and the hand loop compute exactly the same thing."""
     return TrainConfig(model=model_name, model_options=dict(MODELS[model_name][1]), epochs=1, batch_size=batch,
                        opt="sgd", lr=0.05, momentum=0.9, nesterov=False, weight_decay=5e-4, schedule="constant",
-                       warmup=0, label_smoothing=0.0, precision="fp32", device="cpu", test_every=0)
+                       warmup=0, label_smoothing=0.0, precision="fp32", device=device, test_every=0)
 
 
-def build_net(model_name: str) -> tuple[torch.nn.Module, bool]:
+def build_net(model_name: str, device: str = "cpu") -> tuple[torch.nn.Module, bool]:
     """The model as ``divekit train`` prepares it (channels-last for conv nets) and whether it is channels-last."""
     from divekit.train.run import prepare_model
 
     arch, options = MODELS[model_name]
     config = TrainConfig(model=arch, model_options=dict(options), channels_last=True)
-    return prepare_model(config, (1, 28, 28), 10, torch.device("cpu"))
+    return prepare_model(config, (1, 28, 28), 10, torch.device(device))
 
 
 def hand_loop(model: torch.nn.Module, batches: list, opt: torch.optim.Optimizer) -> None:
@@ -111,28 +114,32 @@ def run_divekit(model: torch.nn.Module, batches: list, config: TrainConfig) -> N
 
 def timed(fn, model: torch.nn.Module, init: dict, batches: list,
           config: TrainConfig) -> tuple[float, float, list]:
-    """Wall and CPU seconds ``fn`` takes from the ``init`` weights, and the weights it ends with."""
+    """Wall and CPU seconds ``fn`` takes from the ``init`` weights (on a GPU: until the device is done), and
+    the weights it ends with."""
     model.load_state_dict(init)
+    sync = torch.cuda.synchronize if config.device.startswith("cuda") else (lambda: None)
+    sync()
     t0, c0 = time.perf_counter(), time.process_time()
     fn(model, batches, config)
+    sync()
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     return seconds, cpu, [p.detach().clone() for p in model.parameters()]
 
 
 def compare(arms: dict, model_name: str, steps: int, repeat: int, batch: int, data_dir: str | None,
-            ours: str = "divekit", bench: str = "overhead", control: bool = False) -> dict:
+            ours: str = "divekit", bench: str = "overhead", control: bool = False, device: str = "cpu") -> dict:
     """Time ``arms`` (name → ``fn(model, batches, config)``; the first is the hand loop) interleaved, from the
     same weights on the same batches; print a line per run and a summary of ``ours`` against the first arm.
 
     The order of the arms cycles through every permutation, one per repeat, so that no arm always runs in the
     same place. ``control``: the hand loop also runs a second time as an arm of its own (``hand_again``); its
     ratio to the first (``control_ratio``, ideally 1) is what this machine's noise alone makes of two identical
-    arms, the yardstick for ``ratio``."""
+    arms, the yardstick for ``ratio``. ``device``: where the model, the batches and the steps are."""
     torch.manual_seed(0)
-    model, channels_last = build_net(model_name)
+    model, channels_last = build_net(model_name, device)
     init = {k: v.clone() for k, v in model.state_dict().items()}
-    batches, source = make_batches(data_dir, batch, steps, channels_last)
-    config = recipe(model_name, batch)
+    batches, source = make_batches(data_dir, batch, steps, channels_last, device)
+    config = recipe(model_name, batch, device)
     base = next(iter(arms))
     if control:
         arms = {**arms, "hand_again": arms[base]}
@@ -156,7 +163,7 @@ def compare(arms: dict, model_name: str, steps: int, repeat: int, batch: int, da
         return [a / b for a, b in zip(times[who], times[base], strict=True)]
 
     summary = {"bench": bench, "model": model_name, "who": ours, "summary": True, "data": source, "steps": steps,
-               "batch": batch, "threads": torch.get_num_threads(), "repeat": repeat,
+               "batch": batch, "device": device, "threads": torch.get_num_threads(), "repeat": repeat,
                f"{base}_median_s": round(statistics.median(wall[base]), 4),
                f"{ours}_median_s": round(statistics.median(wall[ours]), 4),
                "ratio": round(statistics.median(ratios(ours, wall)), 4),
@@ -169,9 +176,9 @@ def compare(arms: dict, model_name: str, steps: int, repeat: int, batch: int, da
 
 
 def bench_model(model_name: str, steps: int, repeat: int, batch: int, data_dir: str | None,
-                control: bool = True) -> dict:
+                control: bool = True, device: str = "cpu") -> dict:
     summary = compare({"hand": run_hand, "divekit": run_divekit}, model_name, steps, repeat, batch, data_dir,
-                      control=control)
+                      control=control, device=device)
     summary["target"] = 1.03
     summary["ok"] = summary["ratio"] <= summary["target"] and summary["identical_weights"]
     print(json.dumps(summary), flush=True)
@@ -179,10 +186,10 @@ def bench_model(model_name: str, steps: int, repeat: int, batch: int, data_dir: 
 
 
 def bench_lightning(python: str, model_name: str, steps: int, repeat: int, batch: int, threads: int,
-                    data_dir: str | None) -> None:
+                    data_dir: str | None, device: str = "cpu") -> None:
     """Run bench/baselines/lightning_fit.py under ``python`` and pass its JSON lines through."""
     cmd = [python, str(HERE / "baselines" / "lightning_fit.py"), "--model", model_name, "--steps", str(steps),
-           "--repeat", str(repeat), "--batch", str(batch), "--threads", str(threads)]
+           "--repeat", str(repeat), "--batch", str(batch), "--threads", str(threads), "--device", device]
     if data_dir:
         cmd += ["--data-dir", data_dir]
     out = subprocess.run(cmd, capture_output=True, text=True)
@@ -205,6 +212,7 @@ def main() -> None:
     ap.add_argument("--data-dir", default=os.environ.get("DIVEKIT_DATA"))
     ap.add_argument("--no-control", action="store_true",
                     help="skip the second hand-loop arm that measures the noise between two identical arms")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda: where both arms train (default: cpu)")
     ap.add_argument("--lightning-python", default=os.environ.get("DIVEKIT_LIGHTNING_PYTHON"),
                     help="a Python with lightning installed: also measure Lightning's Trainer")
     args = ap.parse_args()
@@ -213,9 +221,11 @@ def main() -> None:
         if name not in MODELS:
             raise SystemExit(f"--models: unknown model {name!r}; choose from {', '.join(MODELS)}")
         steps = args.steps or (1000 if name == "mlp" else 60)
-        bench_model(name, steps, args.repeat, args.batch, args.data_dir, control=not args.no_control)
+        bench_model(name, steps, args.repeat, args.batch, args.data_dir, control=not args.no_control,
+                    device=args.device)
         if args.lightning_python:
-            bench_lightning(args.lightning_python, name, steps, args.repeat, args.batch, args.threads, args.data_dir)
+            bench_lightning(args.lightning_python, name, steps, args.repeat, args.batch, args.threads, args.data_dir,
+                            args.device)
 
 
 if __name__ == "__main__":

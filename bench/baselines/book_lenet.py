@@ -12,7 +12,8 @@ What d2l 0.17.6 runs for ``d2l.load_data_fashion_mnist(256)`` and ``train_ch6(ne
   nothing (``display.display`` prints the figure's repr).
 
 Prints one JSON line: {"accuracy": ..., "seconds": ...} (seconds from process start).
-Usage: python bench/baselines/book_lenet.py DATA_DIR [EPOCHS] [WORKERS]
+On a GPU (DEVICE cuda), as ``train_ch6`` does: the net on the device, each batch moved there.
+Usage: python bench/baselines/book_lenet.py DATA_DIR [EPOCHS] [WORKERS] [DEVICE]
 """
 
 import gzip
@@ -59,12 +60,13 @@ def accuracy(y_hat, y):
     return float(cmp.type(y.dtype).sum())
 
 
-def evaluate_accuracy(net, data_iter):
-    """d2l.evaluate_accuracy_gpu on the CPU."""
+def evaluate_accuracy(net, data_iter, device):
+    """d2l.evaluate_accuracy_gpu."""
     net.eval()
     right = total = 0.0
     with torch.no_grad():
         for X, y in data_iter:
+            X, y = X.to(device), y.to(device)
             right, total = right + accuracy(net(X), y), total + float(y.numel())
     return right / total
 
@@ -73,6 +75,7 @@ def main():
     root = sys.argv[1] + "/fashion-mnist"
     epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     workers = int(sys.argv[3]) if len(sys.argv) > 3 else 4
+    device = torch.device(sys.argv[4] if len(sys.argv) > 4 else "cpu")
     torch.manual_seed(0)
     train_iter = data.DataLoader(FashionMNIST(root, True), 256, shuffle=True, num_workers=workers)
     test_iter = data.DataLoader(FashionMNIST(root, False), 256, shuffle=False, num_workers=workers)
@@ -83,12 +86,14 @@ def main():
     for m in net.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
             nn.init.xavier_uniform_(m.weight)
+    net.to(device)
     opt = torch.optim.SGD(net.parameters(), lr=0.9)
     loss = nn.CrossEntropyLoss()
     for _ in range(epochs):
         metric = [0.0, 0.0, 0.0]  # the epoch's loss sum, right predictions, examples
         net.train()
         for X, y in train_iter:
+            X, y = X.to(device), y.to(device)
             opt.zero_grad()
             y_hat = net(X)
             l_ = loss(y_hat, y)
@@ -97,7 +102,7 @@ def main():
             with torch.no_grad():
                 batch = (l_ * X.shape[0], accuracy(y_hat, y), X.shape[0])  # Accumulator.add: as Python floats
                 metric = [a + float(b) for a, b in zip(metric, batch, strict=True)]
-        test_acc = evaluate_accuracy(net, test_iter)
+        test_acc = evaluate_accuracy(net, test_iter, device)
     print(json.dumps({"accuracy": test_acc, "train_loss": metric[0] / metric[2], "train_acc": metric[1] / metric[2],
                       "seconds": round(time.time() - T0, 2)}))
 

@@ -60,10 +60,12 @@ class Batches:
 
 
 def run_lightning(model: torch.nn.Module, batches: list, config) -> None:
-    trainer = L.Trainer(max_steps=len(batches), max_epochs=1, accelerator="cpu", devices=1, logger=False,
+    accelerator = "gpu" if config.device.startswith("cuda") else "cpu"
+    trainer = L.Trainer(max_steps=len(batches), max_epochs=1, accelerator=accelerator, devices=1, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         num_sanity_val_steps=0, limit_val_batches=0)
     trainer.fit(Module(model, config), train_dataloaders=Batches(batches))
+    model.to(config.device)  # Lightning hands a GPU-trained model back on the CPU; the next arm needs it there
 
 
 def run_hand(model: torch.nn.Module, batches: list, config) -> None:
@@ -78,13 +80,15 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--data-dir", default=os.environ.get("DIVEKIT_DATA"))
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     logging.getLogger("lightning").setLevel(logging.ERROR)  # no banner per run
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="lightning")
     summary = overhead.compare({"hand": run_hand, "lightning": run_lightning}, args.model, args.steps,
-                               args.repeat, args.batch, args.data_dir, ours="lightning")
+                               args.repeat, args.batch, args.data_dir, ours="lightning",
+                               device=args.device)
     summary["lightning_version"] = L.__version__
     print(json.dumps(summary), flush=True)
 
