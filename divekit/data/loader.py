@@ -216,7 +216,10 @@ class TensorLoader:
 
 class DataLoaderAdapter:
     """Wrap any iterable of ``(x, y)`` batches (e.g. a ``torch.utils.data.DataLoader`` over data too large
-    for memory) so it yields the same normalised, device-placed batches as ``TensorLoader``."""
+    for memory) so it yields the same normalised, device-placed batches as ``TensorLoader``.
+
+    For a GPU, give the ``DataLoader`` ``pin_memory=True``: batches are moved with ``non_blocking=True``, which
+    overlaps the copy with the device's work only from pinned (page-locked) host memory."""
 
     def __init__(self, loader: Iterable, mean: float = 0.0, std: float = 1.0,
                  device: str | torch.device = "cpu", channels_last: bool = False) -> None:

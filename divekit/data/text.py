@@ -406,8 +406,12 @@ class TokenLoader:
         return [batches[i] for i in torch.randperm(len(batches), generator=gen).tolist()]
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for idx in self.batches():
-            x = self.ids.index_select(0, idx.to(self.device))
+        batches = self.batches()
+        # the epoch's indices go to the device in one copy: on a GPU a copy per batch makes the host wait for
+        # the device every step (the lengths stay on the host, so cutting a bucket waits for nothing)
+        moved = torch.cat(batches).to(self.device).split([len(b) for b in batches]) if batches else ()
+        for idx, on_device in zip(batches, moved, strict=True):
+            x = self.ids.index_select(0, on_device)
             if self.bucket:
                 x = x[:, :max(int(self.lengths[idx].max()), 1)]
-            yield x, self.labels.index_select(0, idx.to(self.device))
+            yield x, self.labels.index_select(0, on_device)
