@@ -128,3 +128,10 @@ def test_deferred_check_waits_for_nothing_per_step_and_names_the_first_bad_step_
         loss_only.step_ok(torch.tensor(float("nan") if step == 2 else 0.5), model, state)
     with pytest.raises(TrainingDiverged, match="at step 2"):
         loss_only.check()
+    clipped = NonFiniteGuard(torch.device("cpu"))  # with --clip-grad the total norm stands for the gradients
+    clipped.eager = False
+    for step, norm in enumerate((1.0, float("inf"), 2.0)):
+        state.step = step
+        clipped.step_ok(torch.tensor(0.5), model, state, grad_norm=torch.tensor(norm))
+    with pytest.raises(TrainingDiverged, match="at step 1"):
+        clipped.check()
