@@ -75,28 +75,18 @@ class NonFiniteGuard:
         return [p.grad for group in groups for p in group["params"] if p.grad is not None]
 
     def _grads_finite(self, grads: list[torch.Tensor]) -> bool:
-        """Whether every element of ``grads`` is finite: one multi-tensor pass (the kernel GradScaler uses,
-        multiplying by exactly 1), or one sum per tensor where that kernel does not take them. A sum is finite
-        exactly when every element is (short of an overflow past 3e38, which is divergence too)."""
-        if self._one is not None and {g.dtype for g in grads} in ({torch.float32}, {torch.float64}):
-            try:
-                torch._amp_foreach_non_finite_check_and_unscale_(grads, self._found, self._one)
-            except (RuntimeError, AttributeError):
-                self._one = None
-            else:
-                if self._found.item() == 0:
-                    return True
-                self._found.zero_()
-                return False
-        return math.isfinite(sum(g.sum().item() for g in grads))
+        """Whether every element of ``grads`` is finite (read back at once: the eager check)."""
+        self._flag_non_finite(grads, self._found)
+        if self._found.item() == 0:
+            return True
+        self._found.zero_()
+        return False
 
-    def _record(self, loss: torch.Tensor, grads: list[torch.Tensor], step: int) -> None:
-        """File a step on the device without waiting: its loss is held, and one multi-tensor kernel (per
-        gradient dtype) flags its slot if a gradient is not finite; every ``HELD`` steps the records are folded."""
-        if self._bad_grads is None:
-            self._bad_grads = torch.zeros(self.HELD, device=self._found.device)
-            self._flags = self._bad_grads.split(1)
-        flag = self._flags[len(self._steps)]
+    def _flag_non_finite(self, grads: list[torch.Tensor], flag: torch.Tensor) -> None:
+        """Set ``flag`` (one float element on the device) to 1 if an element of ``grads`` is not finite, without
+        reading anything back: per gradient dtype one multi-tensor pass (the kernel GradScaler uses, multiplying
+        by exactly 1), or, where that kernel does not take them, a norm per tensor (finite exactly when every
+        element is, short of an overflow past 3e38, which is divergence too)."""
         by_dtype: dict[torch.dtype, list[torch.Tensor]] = {}
         for g in grads:
             by_dtype.setdefault(g.dtype, []).append(g)
@@ -108,6 +98,14 @@ class NonFiniteGuard:
                 except (RuntimeError, AttributeError):
                     self._one = None
             flag.copy_(torch.maximum(flag, (~torch.isfinite(torch.stack(torch._foreach_norm(group)).sum())).float()))
+
+    def _record(self, loss: torch.Tensor, grads: list[torch.Tensor], step: int) -> None:
+        """File a step on the device without waiting: its loss is held and its gradients flag its slot
+        (``_flag_non_finite``); every ``HELD`` steps the records are folded."""
+        if self._bad_grads is None:
+            self._bad_grads = torch.zeros(self.HELD, device=self._found.device)
+            self._flags = self._bad_grads.split(1)
+        self._flag_non_finite(grads, self._flags[len(self._steps)])
         self._losses.append(loss if loss.dim() == 0 else loss.reshape(()))
         self._steps.append(step)
         if len(self._steps) == self.HELD:
