@@ -170,29 +170,29 @@ class TensorLoader:
             x = torch.nn.functional.interpolate(x, size=self.resize, mode="bilinear", align_corners=False)
         return as_channels_last(x) if self.channels_last else x
 
-    def batch_spans(self) -> list[tuple[int, int, int]]:
-        """``(start, lo, hi)`` of each batch of an epoch: it begins at ``start`` in the epoch's order, and this
-        rank's shard is rows ``lo … hi`` of it."""
+    def batch_spans(self) -> list[tuple[int, int, int, int]]:
+        """``(start, total, lo, hi)`` of each batch of an epoch: ``total`` examples from ``start`` in the epoch's
+        order, of which this rank's shard is rows ``lo … hi``."""
         n, spans = len(self.labels), []
         for start in range(0, min(len(self) * self.batch_size, n), self.batch_size):
             total = min(self.batch_size, n - start)
-            spans.append((start, *shard_range(total, self.rank, self.world)) if self.world > 1 else (start, 0, total))
+            lo, hi = shard_range(total, self.rank, self.world) if self.world > 1 else (0, total)
+            spans.append((start, total, lo, hi))
         return spans
 
-    def epoch_draws(self, spans: list[tuple[int, int, int]]) -> tuple[list, list]:
+    def epoch_draws(self, spans: list[tuple[int, int, int, int]]) -> tuple[list, list]:
         """The epoch's augmentation, drawn up front in batch order (crop offsets, then flips, per batch) and moved
         to the device in one copy each: on a GPU a copy per batch would make the host wait for the device every
         step. Returns per-batch lists (``None`` where that augmentation is off)."""
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch + 7_777_777)
         crop, flip = self.augment.crop_pad, self.augment.hflip
         crops, flips = [], []
-        for start, lo, hi in spans:
-            span = (lo, min(self.batch_size, len(self.labels) - start))
+        for _, total, lo, hi in spans:
             if crop:
-                crops.append(crop_offsets(hi - lo, crop, gen, span))
+                crops.append(crop_offsets(hi - lo, crop, gen, (lo, total)))
             if flip:
-                flips.append(flip_mask(hi - lo, gen, span))
-        sizes = [hi - lo for _, lo, hi in spans]
+                flips.append(flip_mask(hi - lo, gen, (lo, total)))
+        sizes = [hi - lo for _, _, lo, hi in spans]
         crops = list(torch.cat(crops, 1).to(self.device).split(sizes, 1)) if crops else [None] * len(spans)
         flips = list(torch.cat(flips).to(self.device).split(sizes)) if flips else [None] * len(spans)
         return crops, flips
@@ -201,7 +201,7 @@ class TensorLoader:
         order = self.order().to(self.device)
         spans = self.batch_spans()
         crops, flips = self.epoch_draws(spans) if self.augment is not None else ([None] * len(spans),) * 2
-        for (start, lo, hi), offsets, mask in zip(spans, crops, flips, strict=True):
+        for (start, _, lo, hi), offsets, mask in zip(spans, crops, flips, strict=True):
             idx = order[start + lo:start + hi]
             if self.mirrored is not None:
                 x = self.mirrored.index_select(0, idx + mask * len(self.images))
