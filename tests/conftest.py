@@ -45,3 +45,19 @@ def fmnist(shared_data: Path) -> Path:
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Never let a test write to (or read from) the real user cache."""
     monkeypatch.setenv("DIVEKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture
+def device_moves(monkeypatch) -> list:
+    """The devices that ``Tensor.to`` is asked to move tensors to (dtype conversions are not counted) while the
+    test runs: on a GPU each such copy from host memory makes the host wait for the device."""
+    import torch
+
+    real_to, moves = torch.Tensor.to, []
+
+    def to(t, *args, **kwargs):
+        moves.extend(a for a in args if isinstance(a, torch.device))
+        return real_to(t, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "to", to)
+    return moves

@@ -155,20 +155,13 @@ def test_token_loader_batches_shuffles_reproducibly_and_buckets():
 
 
 @pytest.mark.parametrize("bucket", [False, True])
-def test_token_loader_moves_an_epochs_indices_in_one_copy(bucket, monkeypatch):
+def test_token_loader_moves_an_epochs_indices_in_one_copy(bucket, device_moves):
     """On a GPU a host-to-device copy per batch makes the host wait for the device every step."""
     ids = pad_truncate([[2] * (n % 37 + 1) for n in range(200)], 40)
     loader = TokenLoader(ids, torch.arange(200) % 2, 16, shuffle=True, seed=1, bucket=bucket)
     expected = [(ids[idx][:, :int((ids[idx] != 0).sum(1).max())] if bucket else ids[idx], idx % 2)
                 for idx in loader.batches()]
-    real_to, moves = torch.Tensor.to, []
-
-    def to(t, *args, **kwargs):
-        moves.extend(a for a in args if isinstance(a, torch.device))
-        return real_to(t, *args, **kwargs)
-
-    monkeypatch.setattr(torch.Tensor, "to", to)
+    device_moves.clear()  # making the loader moved its tensors once
     batches = list(loader)
-    monkeypatch.undo()
-    assert len(batches) == 13 and len(moves) == 1
+    assert len(batches) == 13 and len(device_moves) == 1
     assert all(torch.equal(x, ex) and torch.equal(y, ey) for (x, y), (ex, ey) in zip(batches, expected, strict=True))
