@@ -111,10 +111,10 @@ def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path, ca
     # plus an all-reduce drifts apart over 158 steps depends on the machine's matrix kernels: here under 1e-5;
     # on a 16-core AVX-512 machine (torch 2.11, the same with one thread or many) 1.1e-5 relative (test loss)
     # and 1.6e-4 (weights). Twice the rate (a summed, not averaged, gradient) or another data order moves the
-    # test loss by 10 % or 5 % (measured). Muon orthogonalizes each
-    # update, which lifts the weakest directions of a gradient to full size, so the all-reduce's different
-    # rounding grows: measured 1e-5 (loss, epoch 1) to 6e-4 (epoch 2) relative, accuracies within 0.001,
-    # weights within 0.011.
+    # test loss by 10 % or 5 % (measured).
+    # Muon orthogonalizes each update, which lifts the weakest directions of a gradient to full size, so the
+    # all-reduce's different rounding grows: measured 1e-5 (loss, epoch 1) to 6e-4 (epoch 2) relative,
+    # accuracies within 0.001, weights within 0.011.
     rel, acc, weights = (5e-5, 0, 5e-4) if opt == "sgd" else (5e-3, 0.005, 0.05)
     for a, b in zip(rows(one), rows(two), strict=True):
         assert a.keys() == b.keys() and a["step"] == b["step"] == 79 * a["epoch"]
