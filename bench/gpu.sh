@@ -23,10 +23,14 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 LOG="$OUT/gpu.log"
 RUNS=$(mktemp -d)
 
+want() {  # want NAME: whether STEPS (if given) names this step
+    [[ -z "${STEPS:-}" || " $STEPS " == *" $1 "* ]]
+}
+
 step() {  # step NAME SECONDS COMMAND...: run COMMAND with a time limit, its output to stdout and the log
     local name=$1 limit=$2 t0=$SECONDS
     shift 2
-    [[ -z "${STEPS:-}" || " $STEPS " == *" $name "* ]] || return 0
+    want "$name" || return 0
     echo "=== $name ($(date +%T))" | tee -a "$LOG"
     timeout "$limit" "$@" 2>&1 | tee -a "$LOG"
     echo "=== $name: exit ${PIPESTATUS[0]} after $((SECONDS - t0)) s" | tee -a "$LOG"
@@ -37,7 +41,8 @@ step machine 60 bash -c "nvidia-smi --query-gpu=name,memory.total,driver_version
 step syncs 120 "$PY" bench/gpu_syncs.py
 step main 200 "$PY" bench/main_job.py main --device cuda --repeat "$REPEAT"
 step fmnist93 150 "$PY" bench/main_job.py fmnist93 --device cuda --repeat 1
-LIGHTNING=$("$PY" -c 'import lightning' 2>/dev/null && echo --lightning-python="$PY")
+LIGHTNING=""  # Lightning's arm too, if this python has it (importing it takes seconds: only when needed)
+want overhead && LIGHTNING=$("$PY" -c 'import lightning' 2>/dev/null && echo --lightning-python="$PY")
 step overhead 150 bash -c "$PY bench/overhead.py --device cuda --models mlp --steps 1000 $LIGHTNING && \
     $PY bench/overhead.py --device cuda --models fastcnn --steps 300 $LIGHTNING"
 step fp16 90 "$PY" -m divekit train --device cuda --precision fp16 --epochs 1 --runs-dir "$RUNS" --name fp16
