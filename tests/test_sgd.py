@@ -77,3 +77,49 @@ def test_zero_grad_and_missing_grads():
     assert all(p.grad is not None and not p.grad.any() for p in model.parameters())
     opt.zero_grad()
     assert all(p.grad is None for p in model.parameters())
+
+
+@pytest.mark.parametrize("momentum,nesterov,dampening,wd", [
+    (0.0, False, 0.0, 0.0), (0.9, False, 0.0, 5e-4), (0.9, True, 0.0, 5e-4), (0.8, False, 0.1, 1e-2)])
+def test_sgd_foreach_equals_torch_foreach_bitwise(momentum, nesterov, dampening, wd):
+    # The multi-tensor path (the default on a GPU) forced on the CPU: the same numbers as torch's own, and as
+    # our per-parameter path.
+    models = [_model() for _ in range(3)]
+    opts = [SGD(param_groups(models[0], wd), lr=0.1, momentum=momentum, dampening=dampening, nesterov=nesterov),
+            torch.optim.SGD(param_groups(models[1], wd), lr=0.1, momentum=momentum, dampening=dampening,
+                            nesterov=nesterov, foreach=True),
+            SGD(param_groups(models[2], wd), lr=0.1, momentum=momentum, dampening=dampening, nesterov=nesterov)]
+    for g in opts[0].param_groups:
+        g["foreach"] = True
+    for model, opt in zip(models, opts, strict=True):
+        _train(model, opt)
+    for a, b, c in zip(*(m.state_dict().values() for m in models), strict=True):
+        assert torch.equal(a, b)
+        assert torch.equal(a, c)
+
+
+def test_sgd_foreach_with_some_buffers_missing():
+    # a parameter that had no gradient on the first step gets its buffer later: the mixed step stays exact
+    models = [_model() for _ in range(2)]
+    opts = [SGD(param_groups(m, 5e-4), lr=0.1, momentum=0.9, nesterov=True) for m in models]
+    for g in opts[0].param_groups:
+        g["foreach"] = True
+    for model, opt in zip(models, opts, strict=True):
+        torch.manual_seed(2)
+        model[3].weight.requires_grad_(False)
+        _train(model, opt, 2)
+        model[3].weight.requires_grad_(True)
+        _train(model, opt, 3)
+    for a, b in zip(models[0].state_dict().values(), models[1].state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_sgd_takes_the_foreach_path_only_on_a_gpu_by_default():
+    model = _model()
+    opt = SGD(model.parameters(), lr=0.1)
+    params = list(model.parameters())
+    for p in params:
+        p.grad = torch.zeros_like(p)
+    assert not opt._use_foreach(opt.param_groups[0], params)  # CPU tensors: the per-parameter loop
+    assert not opt._use_foreach(opt.param_groups[0], [])
+    assert opt._use_foreach({**opt.param_groups[0], "foreach": True}, params)

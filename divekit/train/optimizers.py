@@ -107,27 +107,64 @@ class SGD:
 
     def _step_group(self, group: dict[str, Any]) -> None:
         lr, wd = group["lr"], group["weight_decay"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
+        params = [p for p in group["params"] if p.grad is not None]
+        if self._use_foreach(group, params):
+            self._step_foreach(group, params)
+            return
+        for p in params:
             g = -p.grad if group["maximize"] else p.grad
             if wd != 0:
                 g = g.add(p, alpha=wd)
             p.add_(self._direction(p, g, group), alpha=-lr)
 
+    @staticmethod
+    def _use_foreach(group: dict[str, Any], params: list[torch.Tensor]) -> bool:
+        """``group["foreach"]`` if set; by default, as ``torch.optim.SGD`` decides: multi-tensor ops when every
+        parameter is on one CUDA device with one dtype (each op a kernel launch: a few instead of three per
+        parameter), the per-parameter loop on the CPU (where it is as fast, and skips the lists)."""
+        if not params or any(p.grad.is_sparse for p in params):
+            return False
+        if group["foreach"] is not None:
+            return bool(group["foreach"])
+        return all(p.is_cuda for p in params) and len({(p.device, p.dtype) for p in params}) == 1
+
+    def _step_foreach(self, group: dict[str, Any], params: list[torch.Tensor]) -> None:
+        """The same update as the per-parameter loop, with multi-tensor ops, as ``torch.optim.SGD(foreach=True)``
+        (and in its order, so the numbers are the same)."""
+        mu, wd = group["momentum"], group["weight_decay"]
+        grads = [p.grad for p in params]
+        if group["maximize"]:
+            grads = torch._foreach_neg(grads)
+        if wd != 0:
+            grads = torch._foreach_add(grads, params, alpha=wd)
+        if mu != 0:
+            bufs = [self.state.get(p, {}).get("momentum_buffer") for p in params]
+            if all(b is not None for b in bufs):
+                torch._foreach_mul_(bufs, mu)
+                torch._foreach_add_(bufs, grads, alpha=1 - group["dampening"])
+            else:  # a first step (for some of them): each buffer made or updated on its own
+                bufs = [self._momentum(p, g, group) for p, g in zip(params, grads, strict=True)]
+            grads = torch._foreach_add(grads, bufs, alpha=mu) if group["nesterov"] else bufs
+        torch._foreach_add_(params, grads, alpha=-group["lr"])
+
     def _direction(self, p: torch.Tensor, g: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
         """The step's direction for ``p`` with gradient ``g``: ``g`` without momentum, else the updated
-        momentum buffer (``b ← g`` on the first step, then ``b ← μ·b + (1 − dampening)·g``), plus ``g`` for
-        Nesterov (``g + μ·b``)."""
+        momentum buffer (``_momentum``), plus ``g`` for Nesterov (``g + μ·b``)."""
         mu = group["momentum"]
         if mu == 0:
             return g
+        buf = self._momentum(p, g, group)
+        return g.add(buf, alpha=mu) if group["nesterov"] else buf
+
+    def _momentum(self, p: torch.Tensor, g: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
+        """``p``'s momentum buffer, updated with gradient ``g``: ``b ← g`` on the first step, then
+        ``b ← μ·b + (1 − dampening)·g``."""
         buf = self.state.get(p, {}).get("momentum_buffer")
         if buf is None:
             buf = self.state.setdefault(p, {})["momentum_buffer"] = torch.clone(g).detach()
         else:
-            buf.mul_(mu).add_(g, alpha=1 - group["dampening"])
-        return g.add(buf, alpha=mu) if group["nesterov"] else buf
+            buf.mul_(group["momentum"]).add_(g, alpha=1 - group["dampening"])
+        return buf
 
     def state_dict(self) -> dict[str, Any]:
         """``{"state": {index: {"momentum_buffer": tensor}}, "param_groups": [...]}``, numbered as torch does."""
