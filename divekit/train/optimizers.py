@@ -122,11 +122,10 @@ class SGD:
         """``group["foreach"]`` if set; by default, as ``torch.optim.SGD`` decides: multi-tensor ops when every
         parameter is on one CUDA device with one dtype (each op a kernel launch: a few instead of three per
         parameter), the per-parameter loop on the CPU (where it is as fast, and skips the lists)."""
-        if not params or any(p.grad.is_sparse for p in params):
-            return False
-        if group["foreach"] is not None:
-            return bool(group["foreach"])
-        return all(p.is_cuda for p in params) and len({(p.device, p.dtype) for p in params}) == 1
+        foreach = group["foreach"]
+        if foreach is None:  # params[0] first: on the CPU the answer costs one look
+            foreach = bool(params) and params[0].is_cuda and len({(p.device, p.dtype) for p in params}) == 1
+        return bool(foreach) and bool(params) and not any(p.grad.is_sparse for p in params)
 
     def _step_foreach(self, group: dict[str, Any], params: list[torch.Tensor]) -> None:
         """The same update as the per-parameter loop, with multi-tensor ops, as ``torch.optim.SGD(foreach=True)``
