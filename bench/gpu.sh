@@ -43,8 +43,8 @@ step main 200 "$PY" bench/main_job.py main --device cuda --repeat "$REPEAT"
 step fmnist93 150 "$PY" bench/main_job.py fmnist93 --device cuda --repeat 1
 LIGHTNING=""  # Lightning's arm too, if this python has it (importing it takes seconds: only when needed)
 want overhead && LIGHTNING=$("$PY" -c 'import lightning' 2>/dev/null && echo --lightning-python="$PY")
-step overhead 150 bash -c "$PY bench/overhead.py --device cuda --models mlp --steps 1000 $LIGHTNING && \
-    $PY bench/overhead.py --device cuda --models fastcnn --steps 300 $LIGHTNING"
+step overhead 150 bash -c "$PY bench/overhead.py --device cuda --models mlp --steps 1000 --repeat 7 $LIGHTNING && \
+    $PY bench/overhead.py --device cuda --models fastcnn --steps 300 --repeat 7 $LIGHTNING"
 step fp16 90 "$PY" -m divekit train --device cuda --precision fp16 --epochs 1 --runs-dir "$RUNS" --name fp16
 step ddp 120 "$PY" -m torch.distributed.run --standalone --nproc_per_node=1 -m divekit train --ddp --device cuda \
     --epochs 1 --runs-dir "$RUNS" --name ddp

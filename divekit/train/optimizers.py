@@ -2,8 +2,9 @@
 
 SGD is our own (``SGD`` below): the same update as ``torch.optim.SGD``, bit for bit, with the same
 ``state_dict``. It exists because the first step of any ``torch.optim`` optimizer imports ``torch._dynamo``
-(about 1.6 s here, a tenth of the default run), even when nothing is compiled. ``muon`` (divekit/train/muon.py)
-is SGD whose hidden weight matrices take orthogonalized steps.
+(about 1.6 s here, a tenth of the default run), even when nothing is compiled; each later step is also cheaper
+(no profiler record, hooks or functional dispatch: ~0.1 ms a step less on a 2-core CPU, docs/benchmarks.md).
+``muon`` (divekit/train/muon.py) is SGD whose hidden weight matrices take orthogonalized steps.
 """
 
 from __future__ import annotations
