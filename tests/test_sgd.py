@@ -123,3 +123,22 @@ def test_sgd_takes_the_foreach_path_only_on_a_gpu_by_default():
     assert not opt._use_foreach(opt.param_groups[0], params)  # CPU tensors: the per-parameter loop
     assert not opt._use_foreach(opt.param_groups[0], [])
     assert opt._use_foreach({**opt.param_groups[0], "foreach": True}, params)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_sgd_on_a_gpu_takes_the_foreach_path_and_equals_torch():
+    models = [_model().cuda() for _ in range(2)]
+    ours = SGD(param_groups(models[0], 5e-4), lr=0.1, momentum=0.9, nesterov=True)
+    ref = torch.optim.SGD(param_groups(models[1], 5e-4), lr=0.1, momentum=0.9, nesterov=True)  # foreach on CUDA
+    for p in models[0].parameters():
+        p.grad = torch.zeros_like(p)
+    assert ours._use_foreach(ours.param_groups[0], list(ours.param_groups[0]["params"]))
+    for model, opt in zip(models, (ours, ref), strict=True):
+        torch.manual_seed(1)
+        for _ in range(4):
+            x, y = torch.randn(16, 5, device="cuda"), torch.randint(0, 3, (16,), device="cuda")
+            opt.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+    for a, b in zip(models[0].state_dict().values(), models[1].state_dict().values(), strict=True):
+        assert torch.equal(a, b)
