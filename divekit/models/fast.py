@@ -65,7 +65,9 @@ class _SigmoidAvgPool(torch.autograd.Function):
         b, c, h, w = s.shape
         n = b * h // 2
         d = dp.permute(0, 2, 3, 1).mul(0.25).reshape(n, w // 2, 1, c)
-        up = d.expand(n, w // 2, 2, c).reshape(n, 1, w * c)  # dp repeated over the column pair: one row
+        # dp repeated over the column pair: one row. A cat, not a copy of d.expand(…, 2, c): a copy whose inner
+        # run is only C floats took 1.19 ms for LeNet's first layer at batch 256, the cat 0.29 ms (2 threads)
+        up = torch.cat((d, d), dim=2).view(n, 1, w * c)
         dz = _sigmoid_backward(up.expand(n, 2, w * c), s.permute(0, 2, 3, 1).reshape(n, 2, w * c))
         return dz.view(b, h, w, c).permute(0, 3, 1, 2)
 
@@ -95,8 +97,10 @@ class _ConvNCHWInputGrad(torch.autograd.Function):
         stride, padding, dilation, has_bias = ctx.conf
         dx = dw = db = None
         if ctx.needs_input_grad[0]:
-            dx = _conv_backward(dy.contiguous(), x.contiguous(), weight.contiguous(), None, stride, padding, dilation,
-                                False, [0, 0], 1, [True, False, False])[0].contiguous(memory_format=CL)
+            # the input gradient does not read x, only its shape and layout: an NCHW tensor left unfilled, not a
+            # copy of x (0.24 ms a LeNet step at batch 256)
+            dx = _conv_backward(dy.contiguous(), x.new_empty(x.shape), weight.contiguous(), None, stride, padding,
+                                dilation, False, [0, 0], 1, [True, False, False])[0].contiguous(memory_format=CL)
         if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
             _, dw, db = _conv_backward(dy, x, weight, [weight.shape[0]] if has_bias else None, stride, padding,
                                        dilation, False, [0, 0], 1, [False, True, has_bias])
