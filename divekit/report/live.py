@@ -51,7 +51,9 @@ class LivePlot:
             from divekit.runs import atomic_write
 
             last = len(state.history) >= state.config.epochs
-            png = figure_png(self.fig, dpi=CURVES_DPI if last else 80, tight=False, close=False)
+            # the redraws in between are seen once and replaced: quick to encode (0.19 → 0.12 s an epoch)
+            png = figure_png(self.fig, dpi=CURVES_DPI if last else 80, tight=False, close=False,
+                             compress_level=6 if last else 1)
             atomic_write(self.path, lambda f: f.write(png))
             if last:  # the run's curves.png is this very figure: handed over instead of drawn again
                 state.extra["curves_png"] = (len(state.history), png)

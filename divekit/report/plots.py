@@ -37,11 +37,12 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 110, close: bool = True
     return atomic_write(path, lambda f: f.write(png))
 
 
-def figure_png(fig, dpi: int = 100, tight: bool = True, close: bool = True) -> bytes:
+def figure_png(fig, dpi: int = 100, tight: bool = True, close: bool = True, compress_level: int = 6) -> bytes:
     """Render a figure to PNG bytes and close it (for reports that inline their images); ``tight`` and
-    ``close`` as for ``save_figure``."""
+    ``close`` as for ``save_figure``; ``compress_level``: zlib's 0–9 (1: ~40 % less time, ~8 % more bytes)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None,
+                pil_kwargs={"compress_level": compress_level})
     if close:
         pyplot().close(fig)
     return buf.getvalue()
