@@ -8,7 +8,8 @@
 #   2. bench/gpu_syncs.py: host-device synchronisations per step and per epoch (default and fmnist-93 recipes);
 #   3. bench/main_job.py --device cuda: the default recipe against the plain script (both on the GPU), the
 #      fmnist-93 recipe (each whole command, cold start);
-#   4. bench/overhead.py --device cuda: fit against the hand loop on the GPU (and Lightning, if installed);
+#   4. bench/overhead.py --device cuda: fit against the hand loops (torch.optim.SGD; divekit's SGD) on the GPU, and
+#      Lightning if installed;
 #   5. fp16 with GradScaler (one epoch), a torchrun data-parallel run (NCCL, one process), doctor;
 #   6. the test suite with CUDA visible (tests whose device is "auto" then train on the GPU; $TESTS: which);
 #   7. the book's LeNet recipe against the book's loop, both on the GPU.
@@ -43,7 +44,7 @@ step main 200 "$PY" bench/main_job.py main --device cuda --repeat "$REPEAT"
 step fmnist93 150 "$PY" bench/main_job.py fmnist93 --device cuda --repeat 1
 LIGHTNING=""  # Lightning's arm too, if this python has it (importing it takes seconds: only when needed)
 want overhead && LIGHTNING=$("$PY" -c 'import lightning' 2>/dev/null && echo --lightning-python="$PY")
-step overhead 150 bash -c "$PY bench/overhead.py --device cuda --models mlp --steps 1000 --repeat 7 $LIGHTNING && \
+step overhead 200 bash -c "$PY bench/overhead.py --device cuda --models mlp --steps 1000 --repeat 7 $LIGHTNING && \
     $PY bench/overhead.py --device cuda --models fastcnn --steps 300 --repeat 7 $LIGHTNING"
 step fp16 90 "$PY" -m divekit train --device cuda --precision fp16 --epochs 1 --runs-dir "$RUNS" --name fp16
 step ddp 120 "$PY" -m torch.distributed.run --standalone --nproc_per_node=1 -m divekit train --ddp --device cuda \
