@@ -107,11 +107,11 @@ class SGD:
         return loss
 
     def _step_group(self, group: dict[str, Any]) -> None:
-        lr, wd = group["lr"], group["weight_decay"]
         params = [p for p in group["params"] if p.grad is not None]
         if self._use_foreach(group, params):
             self._step_foreach(group, params)
             return
+        lr, wd = group["lr"], group["weight_decay"]
         for p in params:
             g = -p.grad if group["maximize"] else p.grad
             if wd != 0:
@@ -123,10 +123,12 @@ class SGD:
         """``group["foreach"]`` if set; by default, as ``torch.optim.SGD`` decides: multi-tensor ops when every
         parameter is on one CUDA device with one dtype (each op a kernel launch: a few instead of three per
         parameter), the per-parameter loop on the CPU (where it is as fast, and skips the lists)."""
+        if not params:
+            return False
         foreach = group["foreach"]
         if foreach is None:  # params[0] first: on the CPU the answer costs one look
-            foreach = bool(params) and params[0].is_cuda and len({(p.device, p.dtype) for p in params}) == 1
-        return bool(foreach) and bool(params) and not any(p.grad.is_sparse for p in params)
+            foreach = params[0].is_cuda and len({(p.device, p.dtype) for p in params}) == 1
+        return bool(foreach) and not any(p.grad.is_sparse for p in params)
 
     def _step_foreach(self, group: dict[str, Any], params: list[torch.Tensor]) -> None:
         """The same update as the per-parameter loop, with multi-tensor ops, as ``torch.optim.SGD(foreach=True)``
