@@ -16,7 +16,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-# The main job: the default recipe on full Fashion-MNIST when it is found (or downloadable), else the bundled sample.
+# The main job: the default recipe on full Fashion-MNIST when it is found locally (no download), else the bundled sample.
 demo: $(BIN)/.installed
 	@if $(BIN)/python -c "import sys; from divekit.data.registry import find_local; sys.exit(find_local('fashion-mnist') is None)"; then \
 		$(BIN)/divekit train --name demo; \
