@@ -1,4 +1,4 @@
-"""Run directories and atomic file writes (no torch import here).
+"""Run directories, atomic file writes and the metrics.csv reader (no torch import here).
 
 Every command that produces files writes them into a run directory ``runs/<name>/``.
 Files are written atomically: a temporary file in the same directory, fsync, then rename,
@@ -7,6 +7,8 @@ so a crash never leaves a half-written file where a good one stood.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import tempfile
@@ -19,6 +21,9 @@ from divekit.errors import CheckpointError, ConfigError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+_SEPARATORS = {ord("/"): "-", ord("\\"): "-"}
+# metrics.csv columns that count (epochs, optimizer steps) and so are read as integers
+_INT_COLUMNS = ("epoch", "step")
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb") -> Path:
@@ -31,9 +36,19 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
 
     Returns:
         The destination path.
+
+    Raises:
+        ConfigError: ``path`` is an existing directory, or its folder cannot be made because a file
+            stands where a folder of the path should be.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # checked before writing anything, so a user's --out naming a folder fails clearly, not at the rename
+    if path.is_dir():
+        raise ConfigError(f"output path {path} is a directory; expected a file path (a file name inside it, say)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ConfigError(f"{path}: cannot create the folder {path.parent}: a file stands in its path") from None
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as f:
@@ -76,9 +91,72 @@ def read_json(path: str | os.PathLike) -> Any:
         raise ConfigError(f"{path}: cannot read ({e.strerror or e})") from None
 
 
+def read_metrics_csv(path: str | os.PathLike) -> list[dict[str, int | float]]:
+    """The rows of a run's ``metrics.csv``, numbers parsed (``epoch``/``step`` as int), empty cells left out.
+
+    Raises:
+        FileNotFoundError: there is no ``path`` (callers decide whether the file is optional).
+        ConfigError: the file cannot be read, is not UTF-8, is not well-formed CSV, or a cell is not a
+            number; the message names the file, the line and the column.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise  # whether a missing file is an error is the caller's call (a report treats it as optional)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror or e})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise ConfigError(f"{path}: not UTF-8 text: byte 0x{data[e.start]:02x} at line {line}, "
+                          f"column {column}") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[dict[str, int | float]] = []
+    try:
+        header = next(reader, [])
+        for cells in reader:
+            if not cells:  # a blank line, skipped as csv.DictReader does
+                continue
+            if len(cells) > len(header):
+                raise ConfigError(f"{path}: line {reader.line_num} has {len(cells)} cells, but the header "
+                                  f"names {len(header)} columns")
+            row: dict[str, int | float] = {}
+            for number, (key, value) in enumerate(zip(header, cells, strict=False), start=1):
+                if value == "":
+                    continue
+                try:
+                    row[key] = int(value) if key in _INT_COLUMNS else float(value)
+                except ValueError:
+                    kind = "an integer" if key in _INT_COLUMNS else "a number"
+                    raise ConfigError(f"{path}: line {reader.line_num}, column {number} ({key!r}): expected "
+                                      f"{kind}, got {value!r}") from None
+            rows.append(row)
+    except csv.Error as e:
+        raise ConfigError(f"{path}: line {reader.line_num}: not valid CSV ({e})") from None
+    return rows
+
+
 def default_run_name(prefix: str) -> str:
-    """A readable, sortable run name such as ``train-20261123-134501``."""
-    return f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """A readable, sortable run name such as ``train-20261123-134501``.
+
+    Path separators in ``prefix`` (a dataset given as a folder, say) become ``-``, so the name stays one
+    folder name, as ``new_run_dir`` requires.
+    """
+    return f"{prefix.translate(_SEPARATORS)}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def check_run_name(name: str) -> None:
+    """Refuse a run name that is not one plain folder name, which could put the run outside its root.
+
+    Raises:
+        ConfigError: ``name`` is empty, ``.`` or ``..``, or holds ``/``, ``\\`` or a NUL character.
+    """
+    if name in ("", ".", "..") or any(c in name for c in "/\\\0"):
+        raise ConfigError(f"--name {name!r}: expected a single folder name for the run directory "
+                          f"(not empty, '.' or '..', no '/' or '\\')")
 
 
 def new_run_dir(root: str | os.PathLike, name: str) -> Path:
@@ -87,7 +165,12 @@ def new_run_dir(root: str | os.PathLike, name: str) -> Path:
     If ``root/name`` exists, ``name-2``, ``name-3`` … are tried; creation is atomic (``mkdir``
     fails if another process got there first), so two runs started with the same name never
     share a directory. Fails early with a clear message when the directory is not writable.
+
+    Raises:
+        ConfigError: ``name`` is not a single folder name (see ``check_run_name``).
+        CheckpointError: the directory cannot be created or written.
     """
+    check_run_name(name)
     root = Path(root)
     try:
         root.mkdir(parents=True, exist_ok=True)

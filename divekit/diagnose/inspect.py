@@ -66,21 +66,29 @@ def deep_mlp(in_features: int, num_classes: int, activation: type[nn.Module], de
 def build(name: str, in_shape: tuple[int, ...], num_classes: int, init: str | None = None, std: float | None = None,
           seed: int = 0) -> tuple[nn.Module, str, float]:
     """``torch.manual_seed(seed)``, build model ``name`` (an inspect model or a registered one), then apply
-    ``init`` (default: the model's own). Returns ``(model, init, std)``."""
+    ``init`` (default: the model's own). Returns ``(model, init, std)``.
+
+    Raises:
+        ConfigError: an unknown model name (listing both registries), an unknown ``init``, a ``std`` that is
+            not a positive finite number, or a registered model that cannot be built for ``in_shape``.
+    """
     if init is not None and init not in INIT_SCHEMES:
         raise ConfigError(f"--init must be one of {', '.join(INIT_SCHEMES)}, got {init!r}")
+    if std is not None and not (math.isfinite(std) and std > 0):
+        raise ConfigError(f"--std must be a positive finite number (the weights' standard deviation), got {std}")
     torch.manual_seed(seed)
     spec = INSPECT_MODELS.get(name)
     if spec is not None:
         model = deep_mlp(math.prod(in_shape), num_classes, spec.activation)
         init, std = init or spec.init, spec.std if std is None else std
     else:
-        from divekit.models.registry import build_model
+        from divekit.models.registry import build_model, list_models
 
-        try:
-            model = build_model(name, in_shape, num_classes)
-        except ConfigError as e:
-            raise ConfigError(f"{e}; or one of the inspect models: {', '.join(INSPECT_MODELS)}") from None
+        registered = [m.name for m in list_models()]
+        if name not in registered:  # only then do the inspect models belong in the message
+            raise ConfigError(f"unknown model {name!r}; choose one of the inspect models "
+                              f"({', '.join(INSPECT_MODELS)}) or of 'divekit models' ({', '.join(registered)})")
+        model = build_model(name, in_shape, num_classes)
         init, std = init or "default", 0.01 if std is None else std
     init_weights(model, init, std)
     return model, init, std

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import ast
+from typing import TYPE_CHECKING
 
 from divekit.errors import ConfigError
+
+if TYPE_CHECKING:  # torch is imported only when a command runs, so 'divekit --help' stays fast
+    from torch import nn
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,9 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a registered model name (see 'divekit models'), or FILE.py:NAME / package.module:NAME "
                              "naming an nn.Module instance or a callable returning one")
     parser.add_argument("--input", type=_shape, default=(1, 1, 28, 28), metavar="BxCxHxW",
-                        help="input batch shape, batch first (default: 1x1x28x28); a registered model is built "
-                             "for the shape without the batch axis")
-    parser.add_argument("--classes", type=int, default=10, help="number of classes (registered models; default: 10)")
+                        help="input batch shape, batch first (default: 1x1x28x28); a registered image model "
+                             "takes BxCxHxW or CxHxW (batch 1) and is built for the shape without the batch axis")
+    parser.add_argument("--classes", type=_positive_int, default=10,
+                        help="number of classes, ≥ 1 (registered models; default: 10)")
     parser.add_argument("--width", type=float, default=None, help="channel-width multiplier (zoo models)")
     parser.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
                         help="another builder option, e.g. -o variant=torchvision -o stem=small (repeatable)")
@@ -29,6 +34,31 @@ def _shape(text: str) -> tuple[int, ...]:
         shape = ()
     if not shape or min(shape) < 1:
         raise argparse.ArgumentTypeError(f"expected a shape like 1x1x28x28 (positive integers), got {text!r}")
+    return shape
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (≥ 1), got {value}")
+    return value
+
+
+def image_batch_shape(name: str, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """``shape`` as the ``B×C×H×W`` batch an image model ``name`` needs, ``C×H×W`` read as one image.
+
+    Raises:
+        ConfigError: ``shape`` has neither 3 nor 4 axes; the message names ``--input``.
+    """
+    if len(shape) == 3:
+        return (1, *shape)
+    if len(shape) != 4:
+        got = "x".join(map(str, shape))
+        raise ConfigError(f"--input {got}: image model {name!r} needs CxHxW or BxCxHxW (e.g. 1x1x28x28), "
+                          f"got {len(shape)} dimension{'s' if len(shape) != 1 else ''}")
     return shape
 
 
@@ -46,7 +76,15 @@ def parse_options(items: list[str]) -> dict:
     return options
 
 
-def load_user_model(spec: str):
+def _describe(error: Exception) -> str:
+    """``Type: message`` on one line; a syntax error also gives its line, as the file is the user's."""
+    if isinstance(error, SyntaxError):
+        return f"SyntaxError: {error.msg} (line {error.lineno})"
+    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def load_user_model(spec: str) -> nn.Module:
     """The ``nn.Module`` named by ``FILE.py:NAME`` or ``package.module:NAME`` (called if it is not a module)."""
     import importlib
     import importlib.util
@@ -61,33 +99,51 @@ def load_user_model(spec: str):
             raise ConfigError(f"model file {path} not found")
         module_spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
+        try:
+            module_spec.loader.exec_module(module)
+        except Exception as e:  # the user's own code failed: one line here, the traceback under --debug
+            raise ConfigError(f"{path}: cannot import: {_describe(e)}") from e
     else:
         try:
             module = importlib.import_module(source)
         except ModuleNotFoundError as e:
             raise ConfigError(f"cannot import {source!r} for model {spec!r}: {e}") from None
+        except Exception as e:
+            raise ConfigError(f"{source}: cannot import: {_describe(e)}") from e
     if not hasattr(module, attr):
         raise ConfigError(f"{source} has no attribute {attr!r}")
     obj = getattr(module, attr)
-    model = obj if isinstance(obj, nn.Module) else obj() if callable(obj) else None
+    if isinstance(obj, nn.Module):
+        return obj
+    if not callable(obj):
+        raise ConfigError(f"{spec}: expected an nn.Module or a model class/factory, but {attr!r} is a "
+                          f"{type(obj).__name__} attribute of {source}")
+    try:
+        model = obj()
+    except Exception as e:
+        raise ConfigError(f"{spec}: calling {attr}() to build the model failed: {_describe(e)}") from e
     if not isinstance(model, nn.Module):
-        raise ConfigError(f"{spec} is not an nn.Module, nor a callable returning one (got {type(model).__name__})")
+        raise ConfigError(f"{spec}: expected a model class/factory, but calling {attr!r} gave a "
+                          f"{type(model).__name__}, not an nn.Module")
     return model
 
 
 def run(args: argparse.Namespace) -> int:
-    from divekit.models.registry import build_model
+    from divekit.models.registry import build_model, list_models
     from divekit.models.summarize import summary
 
+    shape = args.input
     if ":" in args.model:
         model = load_user_model(args.model)
     else:
         options = parse_options(args.option)
         if args.width is not None:
             options["width"] = args.width
-        model = build_model(args.model, args.input[1:], args.classes, **options)
-    result = summary(model, args.input)
+        # image builders read in_shape as (C, H, W); tabular and text models take their own layouts
+        if any(m.name == args.model and m.kind == "image" for m in list_models()):
+            shape = image_batch_shape(args.model, shape)
+        model = build_model(args.model, shape[1:], args.classes, **options)
+    result = summary(model, shape)
     if args.json:
         import json
 

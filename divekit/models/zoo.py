@@ -88,8 +88,11 @@ def _dry_run(name: str, make: Callable[[], nn.Module], in_shape: tuple[int, int,
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if _output_shape(make, (in_shape[0], mid, mid)) is not None else (mid, hi)
     side = max(hi, SUGGESTED.get(name, (hi, 1.0))[0])
+    # one message for every caller: command-line users resize with an option, Python users on the loader
     raise ConfigError(f"{name}: a {in_shape[1]}×{in_shape[2]} input is too small for this network, which needs "
-                      f"at least {hi}×{hi} px; resize the batches, e.g. TensorLoader(resize=({side}, {side}))")
+                      f"at least {hi}×{hi} px; resize the images: --resize {side} (divekit train), --input "
+                      f"1x{in_shape[0]}x{side}x{side} (divekit summary), or TensorLoader(resize=({side}, {side})) "
+                      f"in Python")
 
 
 def _build(name: str, make: Callable[[], nn.Module], in_shape: tuple[int, int, int]) -> nn.Module:
@@ -111,7 +114,7 @@ def _conv_then_dense(name: str, features: Callable[[], list[nn.Module]], in_shap
     return nn.Sequential(*features(), *_dense_head(flat, hidden, num_classes, dropout))
 
 
-@register("alexnet", "AlexNet (d2l): 5 convs and 3 dense layers; needs ≥ 67 px inputs (resize Fashion-MNIST)")
+@register("alexnet", "AlexNet (d2l): 5 convs and 3 dense layers; needs ≥ 65 px inputs (resize Fashion-MNIST)")
 def alexnet(in_shape: tuple[int, int, int], num_classes: int, width: float = 1.0, hidden: int | None = None,
             dropout: float = 0.5) -> nn.Sequential:
     """The book's AlexNet; ``hidden`` dense units default to ``4096 * width``.

@@ -8,13 +8,12 @@ empty fields, never an error; a directory without ``config.json`` is refused wit
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from divekit.errors import ConfigError
-from divekit.runs import read_json
+from divekit.runs import read_json, read_metrics_csv
 
 
 @dataclass
@@ -46,22 +45,8 @@ class RunData:
 
 
 def _read_csv(path: Path) -> list[dict[str, Any]]:
-    """metrics.csv rows with numbers parsed (empty cells dropped)."""
-    if not path.is_file():
-        return []
-    rows = []
-    with open(path, encoding="utf-8", newline="") as f:
-        for raw in csv.DictReader(f):
-            row: dict[str, Any] = {}
-            for k, v in raw.items():
-                if k is None or v in ("", None):
-                    continue
-                try:
-                    row[k] = int(v) if k in ("epoch", "step") else float(v)
-                except ValueError:
-                    row[k] = v
-            rows.append(row)
-    return rows
+    """metrics.csv rows with numbers parsed (empty cells dropped); none when the file is missing."""
+    return read_metrics_csv(path) if path.is_file() else []
 
 
 def load_run_data(run: str | Path) -> RunData:

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from divekit.errors import CheckpointError
-from divekit.runs import atomic_write, read_json, write_json
+from divekit.runs import atomic_write, read_json, read_metrics_csv, write_json
 from divekit.train.config import TrainConfig
 
 
@@ -51,9 +51,15 @@ def write_metrics(run_dir: Path, history: list[dict[str, Any]]) -> None:
     atomic_write(run_dir / "metrics.csv", lambda f: f.write(buf.getvalue()), mode="w")
 
 
-def read_metrics(run_dir: Path) -> list[dict[str, float]]:
-    with open(run_dir / "metrics.csv", encoding="utf-8") as f:
-        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+def read_metrics(run_dir: Path) -> list[dict[str, int | float]]:
+    """``metrics.csv``'s rows, one dict per epoch (``epoch``/``step`` as int, empty cells left out).
+
+    Raises:
+        FileNotFoundError: the run has no ``metrics.csv``.
+        ConfigError: it is not UTF-8, not CSV, or holds a cell that is not a number; the message names the
+            file, the line and the column.
+    """
+    return read_metrics_csv(run_dir / "metrics.csv")
 
 
 def save_weights(model: torch.nn.Module, path: Path) -> None:
