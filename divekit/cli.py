@@ -77,6 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # an input no check caught, or a bug: one line, and the way to the traceback
+        if args.debug:
+            raise
+        print(f"error: unexpected {type(e).__name__}: {e}", file=sys.stderr)
+        print(f"(this input was not checked before use, or divekit has a bug: run 'divekit --debug "
+              f"{args.command} …' for the traceback, and please report it)", file=sys.stderr)
+        return 1
 
 
 def console() -> None:

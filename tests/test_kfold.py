@@ -101,6 +101,7 @@ def test_kfold_images_is_stratified_with_early_stopping(tmp_path, capsys):
     assert main(["kfold", "--data", "fashion-mnist-mini", "--model", "softmax", "--k", "2", "--epochs", "2",
                  "--patience", "1", "--runs-dir", str(tmp_path), "--name", "img", "--threads", "1"]) == 0
     _, summary = summary_of(tmp_path, "img")
+    assert (tmp_path / "img" / "report.html").is_file()
     assert summary["stratified"] and summary["metric"] == "loss"
     assert [f["valid_examples"] for f in summary["folds"]] == [2500, 2500]
     assert {"train_acc", "valid_acc", "valid_loss"} <= set(summary["mean"])
@@ -111,9 +112,19 @@ def test_kfold_images_is_stratified_with_early_stopping(tmp_path, capsys):
     (["--valid-fraction", "0.2"], "does not apply to kfold"),
     (["--stratify"], "regression dataset"),
     (["--k", "1"], "--k must be an integer ≥ 2"),
+    (["--patience", "0"], "--patience must be ≥ 1"),
+    (["--monitor", "nosuch"], "--monitor nosuch: expected a train_ or valid_ metric"),
 ])
 def test_kfold_cli_errors(tmp_path, capsys, extra, message):
     csv_path = tmp_path / "d.csv"
     csv_path.write_text("a,y\n" + "".join(f"{i},{2 * i}\n" for i in range(10)))
     assert main(["kfold", "--data", str(csv_path), "--epochs", "1", "--runs-dir", str(tmp_path), *extra]) == 2
     assert message in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["d.csv"]  # refused before any run directory was made
+
+
+@pytest.mark.parametrize("flag", ["--ddp", "--tensorboard", "--resume=r", "--checkpoint-every=5", "--on-nan=skip"])
+def test_kfold_does_not_offer_single_run_options(flag, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["kfold", flag])
+    assert e.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err

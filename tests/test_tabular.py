@@ -181,7 +181,7 @@ def test_train_then_predict_writes_one_row_per_test_row(tmp_path, capsys):
     run_dir, state = train_tabular_run(config, tmp_path / "runs", "syn")
     names = {p.name for p in run_dir.iterdir()}
     assert {"config.json", "transform.json", "metrics.csv", "model.safetensors", "curves.png",
-            "summary.json"} <= names
+            "summary.json", "report.html"} <= names
     assert state.history[-1]["valid_log_rmse"] < 0.05
     out = tmp_path / "submission.csv"
     assert main(["predict", str(run_dir), "--out", str(out)]) == 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from divekit.errors import DataError
+
 
 def train_valid_split(labels: torch.Tensor, valid_fraction: float, seed: int = 0,
                       stratify: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
@@ -25,7 +27,7 @@ def train_valid_split(labels: torch.Tensor, valid_fraction: float, seed: int = 0
     if not stratify:
         perm = torch.randperm(n, generator=gen)
         k = round(n * valid_fraction)
-        return perm[k:].sort().values, perm[:k].sort().values
+        return _both_parts(perm[k:].sort().values, perm[:k].sort().values, valid_fraction)
     valid = []
     for c in torch.unique(labels):
         idx = torch.nonzero(labels == c).flatten()
@@ -34,7 +36,16 @@ def train_valid_split(labels: torch.Tensor, valid_fraction: float, seed: int = 0
     valid_idx = torch.cat(valid).sort().values
     mask = torch.ones(n, dtype=torch.bool)
     mask[valid_idx] = False
-    return torch.nonzero(mask).flatten(), valid_idx
+    return _both_parts(torch.nonzero(mask).flatten(), valid_idx, valid_fraction)
+
+
+def _both_parts(train_idx: torch.Tensor, valid_idx: torch.Tensor,
+                valid_fraction: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The split, once it is known that neither part is empty (training on nothing fails much later)."""
+    if len(train_idx) == 0 or len(valid_idx) == 0:
+        raise DataError(f"--valid-fraction {valid_fraction:g} of {len(train_idx) + len(valid_idx)} examples leaves "
+                        f"{len(train_idx)} for training and {len(valid_idx)} for validation; each needs at least one")
+    return train_idx, valid_idx
 
 
 def shard_range(n: int, rank: int, world: int) -> tuple[int, int]:

@@ -32,6 +32,11 @@ def softmax_regression(in_shape, num_classes):
 @register("mlp", "multilayer perceptron: flatten → [linear → ReLU (→ dropout)]×k → linear")
 def mlp(in_shape, num_classes, hidden: tuple[int, ...] | int = 256, dropout: float = 0.0):
     hidden = (hidden,) if isinstance(hidden, int) else tuple(hidden)
+    # TypeError: build_model reports it as a bad option of this model
+    if not all(isinstance(h, int) and h >= 1 for h in hidden):
+        raise TypeError(f"hidden widths must be integers ≥ 1, got {hidden}")
+    if not 0.0 <= dropout < 1.0:
+        raise TypeError(f"dropout must be in [0, 1), got {dropout}")
     layers: list[nn.Module] = [nn.Flatten()]
     width = _flat(in_shape)
     for h in hidden:

@@ -18,6 +18,4 @@ def linear(in_shape, num_classes=1):
 @register("tabular-mlp", "MLP for tabular features: [linear → ReLU → dropout]×k → linear; options hidden "
                          "(default 64), dropout (default 0.1)", kind="tabular")
 def tabular_mlp(in_shape, num_classes=1, hidden: tuple[int, ...] | int = 64, dropout: float = 0.1):
-    if not 0.0 <= dropout < 1.0:
-        raise TypeError(f"dropout must be in [0, 1), got {dropout}")
     return mlp(in_shape, num_classes, hidden=hidden, dropout=dropout)

@@ -1,4 +1,5 @@
-"""Live training curves: ``RUN/live.png`` rewritten after every epoch, and a figure redrawn in a notebook.
+"""Live training curves: ``RUN/live.png`` rewritten after every epoch (at most once a second), and a figure
+redrawn in a notebook.
 
 The book's ``Animator`` as a ``fit`` callback. In a terminal, open ``RUN/live.png`` in any image viewer
 that reloads on change; the file is replaced atomically, so a viewer never reads half a PNG. In Jupyter
@@ -13,6 +14,8 @@ a tenth of building and tightly laying out a new figure, which matters when an e
 
 from __future__ import annotations
 
+import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +31,15 @@ class LivePlot:
         notebook: also display and update the figure in a notebook (default: when running in Jupyter).
     """
 
-    def __init__(self, path: str | Path | None = None, notebook: bool | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, notebook: bool | None = None,
+                 min_interval: float = 1.0) -> None:
         self.path = Path(path) if path else None
         self.notebook = _in_notebook() if notebook is None else notebook
         self.handle: Any = None
         self.fig: Any = None
+        # a redraw costs ~0.1-0.2 s: with epochs shorter than that (100 tabular epochs in seconds) drawing each
+        # one would multiply the run's time, so redraws come at most every min_interval s (and at the end)
+        self.min_interval, self.drawn_at, self.drawn_epochs = min_interval, -math.inf, 0
 
     def on_train_start(self, state) -> None:
         if self.path is None and state.extra.get("run_dir"):
@@ -41,6 +48,12 @@ class LivePlot:
     def on_epoch_end(self, state) -> None:
         if not state.history or (self.path is None and not self.notebook):
             return
+        last = len(state.history) >= state.config.epochs
+        if last or time.monotonic() - self.drawn_at >= self.min_interval:
+            self.drawn_at, self.drawn_epochs = time.monotonic(), len(state.history)
+            self._draw(state, last)
+
+    def _draw(self, state, last: bool) -> None:
         from divekit.report.figures import CURVES_DPI, progress_figure
         from divekit.report.plots import figure_png
 
@@ -50,7 +63,6 @@ class LivePlot:
         if self.path is not None:
             from divekit.runs import atomic_write
 
-            last = len(state.history) >= state.config.epochs
             # the redraws in between are seen once and replaced: quick to encode (0.19 → 0.12 s an epoch)
             png = figure_png(self.fig, dpi=CURVES_DPI if last else 80, tight=False, close=False,
                              compress_level=6 if last else 1)
@@ -59,6 +71,8 @@ class LivePlot:
                 state.extra["curves_png"] = (len(state.history), png)
 
     def on_train_end(self, state) -> None:
+        if state.history and self.drawn_epochs < len(state.history) and (self.path or self.notebook):
+            self._draw(state, False)  # stopped early, or epochs skipped by the interval: show where it ended
         if self.fig is not None:
             from divekit.report.plots import pyplot
 

@@ -7,7 +7,9 @@ import argparse
 BOOL = argparse.BooleanOptionalAction
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: argparse.ArgumentParser, single_run: bool = True) -> None:
+    """The options of ``divekit train``; ``single_run=False`` (``divekit kfold``) leaves out those of one run
+    only: --ddp, --tensorboard and the checkpoint options."""
     g = p.add_argument_group("data")
     g.add_argument("--data",
                    help="dataset name (fashion-mnist, mnist, kmnist, fashion-mnist-mini) or a directory holding "
@@ -46,7 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--weight-decay", type=float, help="L2 penalty (decoupled for adamw)")
     g.add_argument("--schedule", choices=("constant", "step", "cosine", "onecycle"))
     g.add_argument("--warmup", type=float, help="warm-up: a share of all steps (<1) or a number of steps")
-    g.add_argument("--step-size", type=int, help="steps between decays for --schedule step")
+    g.add_argument("--step-size", type=int, help="optimizer steps between decays for --schedule step (needed with it)")
     g.add_argument("--gamma", type=float, help="decay factor for --schedule step")
     g.add_argument("--label-smoothing", type=float)
     g.add_argument("--clip-grad", type=float, metavar="NORM", help="clip the gradient norm to NORM")
@@ -58,23 +60,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int)
     g.add_argument("--test-every", type=int, metavar="N",
                    help="evaluate the test set every N epochs; 0: only after the last (the fast recipe's default)")
-    g.add_argument("--ddp", action="store_true",
-                   help="data-parallel training over the processes torchrun starts (DistributedDataParallel; gloo "
-                        "on CPU, NCCL on CUDA): 'torchrun --nproc_per_node=2 -m divekit train … --ddp'; only rank 0 "
-                        "writes the run and prints (see docs/distributed.md)")
     g.add_argument("--runs-dir", default="runs", help="where run directories go (default: %(default)s)")
     g.add_argument("--name", help="run name (default: MODEL-DATA-TIMESTAMP); never overwrites an existing run")
-    g.add_argument("--tensorboard", action="store_true",
-                   help="also log scalars, learning rate and weight/gradient histograms to RUN/tensorboard "
-                        "(view with 'tensorboard --logdir runs'; needs pip install tensorboard)")
-    g = p.add_argument_group("checkpoints")
-    g.add_argument("--resume", metavar="RUN",
-                   help="continue the unfinished run RUN (a path, or a name under --runs-dir) from its last "
-                        "checkpoint, with its own config.json; ends exactly where an uninterrupted run ends")
-    g.add_argument("--checkpoint-every", type=int, metavar="N",
-                   help="also checkpoint every N steps (default: at each epoch end only)")
-    g.add_argument("--on-nan", choices=("stop", "skip"),
-                   help="when a loss or gradient is NaN/Inf: stop, naming the step (default), or skip the step")
+    if single_run:
+        g.add_argument("--ddp", action="store_true",
+                       help="data-parallel training over the processes torchrun starts (DistributedDataParallel; "
+                            "gloo on CPU, NCCL on CUDA): 'torchrun --nproc_per_node=2 -m divekit train … --ddp'; only "
+                            "rank 0 writes the run and prints (see docs/distributed.md)")
+        g.add_argument("--tensorboard", action="store_true",
+                       help="also log scalars, learning rate and weight/gradient histograms to RUN/tensorboard "
+                            "(view with 'tensorboard --logdir runs'; needs pip install tensorboard)")
+        g = p.add_argument_group("checkpoints")
+        g.add_argument("--resume", metavar="RUN",
+                       help="continue the unfinished run RUN (a path, or a name under --runs-dir) from its last "
+                            "checkpoint, with its own config.json; ends exactly where an uninterrupted run ends")
+        g.add_argument("--checkpoint-every", type=int, metavar="N",
+                       help="also checkpoint every N steps (default: at each epoch end only)")
+        g.add_argument("--on-nan", choices=("stop", "skip"),
+                       help="when a loss or gradient is NaN/Inf: stop, naming the step (default), or skip the step")
     from divekit.train.cli_kfold import add_tabular_arguments
 
     add_tabular_arguments(p)
@@ -87,8 +90,25 @@ CONFIG_KEYS = ("data", "data_dir", "valid_fraction", "resize", "augment_crop", "
                "test_every")
 
 
+def absolute_path(value: str) -> str:
+    """``value`` made absolute when it names an existing file or folder (not a known dataset name), so that
+    ``eval``, ``predict`` and ``report`` find the data from any working directory, as the run's config.json
+    keeps it."""
+    from pathlib import Path
+
+    from divekit.data.registry import DATASETS
+    from divekit.train.tasks import DATASET_KINDS
+
+    if value in DATASETS or value in DATASET_KINDS or not Path(value).exists():
+        return value
+    return str(Path(value).resolve())
+
+
 def config_from_args(args: argparse.Namespace):
     """Start from the recipe, then apply every flag the user gave."""
+    import math
+
+    from divekit.errors import ConfigError
     from divekit.train.config import TrainConfig
     from divekit.train.recipes import FLIP_SAFE, RECIPES
 
@@ -100,8 +120,13 @@ def config_from_args(args: argparse.Namespace):
     given = {k: getattr(args, k) for k in CONFIG_KEYS if getattr(args, k, None) is not None}
     if "augment_flip" in given and "tta_flip" not in given:
         given["tta_flip"] = given["augment_flip"]
+    for key in ("data", "data_dir"):
+        if key in given:
+            given[key] = absolute_path(given[key])
     values.update(given)
     if args.width is not None:
+        if not (math.isfinite(args.width) and args.width > 0):
+            raise ConfigError(f"--width must be a positive number, got {args.width}")
         values["model_options"] = {"width": args.width}
     if getattr(args, "embedding", None):
         values["data_options"] = {"embedding": args.embedding}

@@ -14,6 +14,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from divekit.runs import resolve_run_dir
+    from divekit.train.tasks import evaluator_for, trained_run_kind
+
+    return evaluator_for(trained_run_kind(resolve_run_dir(args.run, args.runs_dir), "evaluate"))(args)
+
+
+def eval_images(args: argparse.Namespace) -> int:
+    """Image classification: test loss and accuracy of the saved model, evaluated as in training."""
+    from divekit.runs import resolve_run_dir
     from divekit.train.fit import evaluate
     from divekit.train.run import open_test_run
 

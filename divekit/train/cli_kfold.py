@@ -24,7 +24,8 @@ def add_tabular_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("tabular data (CSV) and models")
     g.add_argument("--target", help="column to predict (default: SalePrice for house-prices, else the last column)")
     g.add_argument("--id-column", help="an identifier column, kept out of the features (house-prices: Id)")
-    g.add_argument("--test-csv", help="test CSV for a .csv dataset (used only by 'divekit predict')")
+    g.add_argument("--test-csv", help="test CSV for a .csv dataset, read by 'divekit predict' (which also takes "
+                                      "--test-csv)")
     g.add_argument("--target-transform", choices=("none", "log", "standard", "log-standard"),
                    help="what the model learns: the target itself (none, the book's MSE on prices), its log, "
                         "or either standardised with training-row statistics (default: none)")
@@ -35,7 +36,7 @@ def add_tabular_arguments(p: argparse.ArgumentParser) -> None:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from divekit.train.cli import add_arguments as add_train_arguments
 
-    add_train_arguments(p)
+    add_train_arguments(p, single_run=False)
     g = p.add_argument_group("k-fold")
     g.add_argument("--k", type=int, default=5, help="number of folds (default: %(default)s; 10 is also common)")
     g.add_argument("--stratify", action=BOOL, default=None,
@@ -50,7 +51,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def tabular_options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(data_options, model_options)`` from the tabular flags that were given."""
-    data = {k: v for k, v in (("target", args.target), ("id_column", args.id_column), ("test", args.test_csv),
+    from divekit.train.cli import absolute_path
+
+    test = absolute_path(args.test_csv) if args.test_csv else None
+    data = {k: v for k, v in (("target", args.target), ("id_column", args.id_column), ("test", test),
                               ("target_transform", args.target_transform)) if v is not None}
     model = {k: v for k, v in (("hidden", tuple(args.hidden) if args.hidden else None),
                                ("dropout", args.dropout)) if v is not None}
@@ -176,8 +180,9 @@ def run(args: argparse.Namespace) -> int:
     from divekit.data.kfold import KFold, StratifiedKFold
     from divekit.errors import ConfigError
     from divekit.runs import default_run_name, new_run_dir, write_json
-    from divekit.train.callbacks import mean_history, overfitting_sentence, pick_metric, plot_train_valid
+    from divekit.train.callbacks import EarlyStopping, mean_history, overfitting_sentence, pick_metric, plot_train_valid
     from divekit.train.device import set_threads
+    from divekit.train.run import write_run_report
     from divekit.train.rundir import write_config
     from divekit.train.tasks import kind_of
 
@@ -191,6 +196,10 @@ def run(args: argparse.Namespace) -> int:
     stratify = config.task == "classification" if args.stratify is None else args.stratify
     if stratify and plan.labels is None:
         raise ConfigError(f"--stratify needs class labels; {plan.name} is a regression dataset")
+    if args.patience is not None:
+        EarlyStopping(args.monitor or plan.monitor, args.patience)  # refuses a bad --patience before any writing
+    if args.monitor and not args.monitor.startswith(("train_", "valid_")):
+        raise ConfigError(f"--monitor {args.monitor}: expected a train_ or valid_ metric, e.g. {plan.monitor}")
     splits = list(StratifiedKFold(args.k, config.seed).split(plan.labels) if stratify
                   else KFold(args.k, seed=config.seed).split(plan.n))
     run_dir = new_run_dir(args.runs_dir, args.name or default_run_name(f"kfold{args.k}-{config.model}-{plan.name}"))
@@ -211,5 +220,6 @@ def run(args: argparse.Namespace) -> int:
                                           "seconds": round(time.perf_counter() - t0, 3)})
     print(f"mean ± std over {args.k} folds: " + "  ".join(f"{k} {mean[k]:.4g} ± {std[k]:.2g}" for k in mean))
     print(sentence)
+    write_run_report(run_dir)
     print(f"run: {run_dir}")
     return 0

@@ -12,6 +12,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="override where the dataset is looked for")
     p.add_argument("--device", default="auto")
     p.add_argument("--text", action="append", help="text to classify with a text run (repeatable)")
+    p.add_argument("--test-csv", help="CSV to predict on with a tabular run (default: the test file it was trained "
+                                      "with, if any)")
 
 
 def predict(model, loader, device, dtype, tta_flip: bool, tta_shift: int = 0):
@@ -35,12 +37,15 @@ def predict(model, loader, device, dtype, tta_flip: bool, tta_shift: int = 0):
 
 
 def run(args: argparse.Namespace) -> int:
+    from divekit.errors import ConfigError
     from divekit.runs import resolve_run_dir
-    from divekit.train.rundir import read_config
-    from divekit.train.tasks import kind_of, predictor_for
+    from divekit.train.tasks import predictor_for, trained_run_kind
 
-    config, _ = read_config(resolve_run_dir(args.run, args.runs_dir))
-    return predictor_for(kind_of(config.data))(args)
+    kind = trained_run_kind(resolve_run_dir(args.run, args.runs_dir), "predict with")
+    for flag, value, fits in (("--text", args.text, "text"), ("--test-csv", args.test_csv, "tabular")):
+        if value and kind != fits:
+            raise ConfigError(f"{flag} is for {fits} runs; {args.run} is a {kind} run")
+    return predictor_for(kind)(args)
 
 
 def predict_images(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 
 from divekit.errors import ConfigError
 
+MAX_RATE = 1e38  # largest accepted --lr and --weight-decay: float32 holds up to 3.4e38
 _SCALARS = {"bool": (bool,), "int": (int,), "float": (int, float), "str": (str,)}
 
 
@@ -77,17 +78,22 @@ class TrainConfig:
 
         finite = math.isfinite
         checks = [
-            (self.epochs >= 1, "--epochs must be ≥ 1"),
+            (1 <= self.epochs <= 1_000_000, "--epochs must be between 1 and 1,000,000"),
             (self.batch_size >= 1, "--batch-size must be ≥ 1"),
             (self.eval_batch_size >= 1, "eval_batch_size must be ≥ 1"),
-            (finite(self.lr) and self.lr > 0, "--lr must be a positive number"),
+            # torch refuses a step size that float32 cannot hold (it raises instead of diverging)
+            (finite(self.lr) and 0 < self.lr <= MAX_RATE, f"--lr must be a positive number ≤ {MAX_RATE:g}"),
             (0 <= self.momentum < 1, "--momentum must be in [0, 1)"),
-            (finite(self.weight_decay) and self.weight_decay >= 0, "--weight-decay must be ≥ 0"),
+            (finite(self.weight_decay) and 0 <= self.weight_decay <= MAX_RATE,
+             f"--weight-decay must be between 0 and {MAX_RATE:g}"),
             (all(0 <= b < 1 for b in self.betas), "betas must be in [0, 1)"),
             (finite(self.eps) and self.eps > 0, "eps must be a positive number"),
             (finite(self.warmup) and self.warmup >= 0, "--warmup must be ≥ 0"),
             (self.step_size >= 0 and finite(self.gamma) and self.gamma > 0,
              "--step-size must be ≥ 0 and --gamma positive"),
+            (self.schedule != "step" or self.step_size >= 1,
+             "--schedule step needs --step-size N ≥ 1: the optimizer steps between two decays by --gamma"),
+            (self.test_every >= 0, "--test-every must be ≥ 0 (0: only after the last epoch)"),
             (0 <= self.augment_crop <= 64, "--augment-crop must be between 0 and 64 pixels"),
             (0 <= self.tta_shift <= 8, "--tta-shift must be between 0 and 8 pixels"),
             (self.resize is None or 1 <= self.resize <= 1024, "--resize must be between 1 and 1024 pixels"),

@@ -21,7 +21,10 @@ def resolve_device(name: str = "auto") -> torch.device:
         build = "a CPU-only build" if torch.version.cuda is None else f"CUDA {torch.version.cuda}"
         raise ConfigError(f"--device {name}: no CUDA GPU is available (torch {torch.__version__} is {build}); "
                           f"use --device cpu or auto")
-    return torch.device(name)
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N") from None
 
 
 @lru_cache(maxsize=1)

@@ -106,6 +106,10 @@ class RunWriter:
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
 
+    def on_train_start(self, state: State) -> None:
+        # the callbacks after this one that write into the run (live.png, tensorboard) look for it here
+        state.extra.setdefault("run_dir", str(self.run_dir))
+
     def on_epoch_end(self, state: State) -> None:
         write_metrics(self.run_dir, state.history)
 

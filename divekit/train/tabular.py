@@ -46,7 +46,28 @@ def tabular_config(config: TrainConfig) -> TrainConfig:
     if unknown:
         raise ConfigError(f"data_options {sorted(unknown)} are not tabular options ({', '.join(DATA_OPTIONS)})")
     precision = "fp32" if config.precision == "auto" else config.precision
+    check_takes_rows(config.model, config.model_options)
     return replace(config, task="regression", precision=precision, channels_last=False).validate()
+
+
+def check_takes_rows(model_name: str, options: dict[str, Any]) -> None:
+    """Refuse a model that cannot map table rows ``[B, D]`` to one number each (an image net such as
+    ``lenet``), before anything is read or written: it would otherwise fail deep inside its first step."""
+    from divekit.models.registry import MODELS
+
+    try:
+        model = build_model(model_name, (8,), 1, **options).eval()  # ConfigError for unknown names/options
+        with torch.no_grad():
+            out = model(torch.zeros(2, 8))
+        fits = tuple(out.shape) == (2, 1)
+    except (RuntimeError, ValueError, IndexError) as e:
+        fits, why = False, f"{type(e).__name__}: {e}"
+    else:
+        why = "" if fits else f"it maps 2 rows to an output of shape {tuple(out.shape)}"
+    if not fits:
+        tabular = sorted(m.name for m in MODELS.values() if m.kind == "tabular")
+        raise ConfigError(f"--model {model_name} does not take table rows ({why.splitlines()[0][:160]}); "
+                          f"for tabular data choose {', '.join(tabular)} or mlp")
 
 
 @dataclass
@@ -71,7 +92,7 @@ def load_tabular_data(config: TrainConfig, data_dir: str | None = None) -> Tabul
         name, target, id_column = Path(config.data).stem, opts.get("target") or train.header[-1], opts.get("id_column")
     else:
         spec, train_path, test_path = locate_tabular(config.data, data_dir)
-        train, test = read_csv(train_path), read_csv(test_path)
+        train, test = read_csv(train_path), read_csv(opts.get("test") or test_path)
         name, target, id_column = spec.name, opts.get("target", spec.target), opts.get("id_column", spec.id_column)
     if id_column:
         train.index(id_column, "id column")
@@ -146,7 +167,7 @@ def train_tabular_run(config: TrainConfig, runs_dir: str | Path = "runs", name: 
     config.json, transform.json, metrics.csv, model.safetensors, curves.png, summary.json."""
     from divekit.data.split import train_valid_split
     from divekit.train.device import set_threads
-    from divekit.train.run import RunWriter
+    from divekit.train.run import RunWriter, write_run_report
     from divekit.train.rundir import save_weights, write_config
 
     config = tabular_config(config)
@@ -175,6 +196,7 @@ def train_tabular_run(config: TrainConfig, runs_dir: str | Path = "runs", name: 
         "final": final_row(result.state), "early_stopping": result.state.extra.get("early_stopping"),
         "overfitting": overfitting_sentence(history), "train_seconds": round(result.state.seconds, 3),
         "total_seconds": round(time.perf_counter() - t0, 3)})
+    write_run_report(run_dir)
     return run_dir, result.state
 
 
@@ -185,10 +207,12 @@ def predict_tabular(args: argparse.Namespace) -> int:
 
     run_dir = resolve_run_dir(args.run, args.runs_dir)
     config, meta = read_config(run_dir)
+    if getattr(args, "test_csv", None):
+        config = replace(config, data_options={**config.data_options, "test": args.test_csv})
     transform = TabularTransform.load(run_dir / meta.get("transform", "transform.json"))
     data = load_tabular_data(config, args.data_dir)
     if data.test is None:
-        raise DataError(f"{config.data}: no test file to predict on (give data_options test=PATH.csv)")
+        raise DataError(f"{config.data}: no test file to predict on; give one with --test-csv PATH.csv")
     model = build_model(config.model, tuple(meta["in_shape"]), 1, **config.model_options)
     load_weights(model, run_dir / "model.safetensors")
     x = torch.from_numpy(transform.transform(data.test))

@@ -15,6 +15,8 @@ DATASET_KINDS: dict[str, str] = {"house-prices": "tabular", "imdb": "text"}
 TRAINERS: dict[str, str] = {"image": "divekit.train.run:train_run",
                              "tabular": "divekit.train.tabular:train_tabular_run",
                              "text": "divekit.train.text:train_text_run"}
+# kind -> "module:function" with signature fn(args) -> int, for `divekit eval` (tabular data has no test labels)
+EVALUATORS: dict[str, str] = {"image": "divekit.train.cli_eval:eval_images", "text": "divekit.train.text:eval_text"}
 # kind -> "module:function" with signature fn(args) -> int, for `divekit predict`
 PREDICTORS: dict[str, str] = {"image": "divekit.train.cli_predict:predict_images",
                                "tabular": "divekit.train.tabular:predict_tabular",
@@ -47,3 +49,25 @@ def predictor_for(kind: str) -> Callable:
     if kind not in PREDICTORS:
         raise ConfigError(f"no prediction pipeline for {kind} data yet")
     return _load(PREDICTORS[kind])
+
+
+def evaluator_for(kind: str) -> Callable:
+    from divekit.errors import ConfigError
+
+    if kind not in EVALUATORS:
+        raise ConfigError(f"divekit eval needs a labelled test set, which {kind} runs do not have (their validation "
+                          f"metrics are in RUN/metrics.csv); 'divekit predict RUN' writes the test predictions")
+    return _load(EVALUATORS[kind])
+
+
+def trained_run_kind(run_dir, command: str) -> str:
+    """The kind of data the finished training run in ``run_dir`` learned from, for ``eval``/``predict``;
+    a k-fold run is refused: it keeps each fold's metrics, not a model."""
+    from divekit.errors import ConfigError
+    from divekit.train.rundir import read_config
+
+    config, meta = read_config(run_dir)
+    if meta.get("kind") == "kfold":
+        raise ConfigError(f"{run_dir} is a k-fold run: it keeps each fold's metrics, not a model to {command}; "
+                          f"train one with 'divekit train' (same flags, no --k) for that")
+    return kind_of(config.data)

@@ -129,7 +129,7 @@ def train_text_run(config: TrainConfig, runs_dir: str | Path = "runs", name: str
     from divekit.runs import default_run_name, new_run_dir, write_json
     from divekit.train.device import resolve_device, set_threads
     from divekit.train.fit import fit
-    from divekit.train.run import RunWriter, seed_everything
+    from divekit.train.run import RunWriter, seed_everything, write_run_report
     from divekit.train.rundir import plot_curves, save_weights, write_config
 
     config, options, applied = text_config(config)
@@ -181,6 +181,7 @@ def train_text_run(config: TrainConfig, runs_dir: str | Path = "runs", name: str
         "total_seconds": round(time.perf_counter() - t0, 3), **timing,
         "examples_per_second": round(len(train_labels) * len(state.history) / max(state.seconds, 1e-9), 1),
         "tokens_per_second": round(tokens * len(state.history) / max(state.seconds, 1e-9), 1)})
+    write_run_report(run_dir)
     return run_dir, state
 
 

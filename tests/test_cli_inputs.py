@@ -1,0 +1,157 @@
+"""Bad input to train/eval/predict answers with one clear line, before anything is written (audit, twelfth session)."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+import torch
+
+from divekit.cli import build_parser, main
+from divekit.data.split import train_valid_split
+from divekit.errors import ConfigError, DataError
+from divekit.models.registry import build_model
+from divekit.train.config import TrainConfig
+from divekit.train.rundir import write_config
+
+
+def one_error_line(capsys, code: int = 2) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: "), err
+    return err
+
+
+def test_an_unchecked_exception_is_one_line_with_the_way_to_the_traceback(monkeypatch, capsys):
+    import divekit.models.cli as models_cli
+
+    def broken(args):
+        raise ValueError("something no check caught")
+
+    monkeypatch.setattr(models_cli, "run", broken)
+    assert main(["models"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: unexpected ValueError: something no check caught")
+    assert "--debug" in err and "Traceback" not in err
+    with pytest.raises(ValueError, match="no check caught"):
+        main(["--debug", "models"])
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"lr": 1e40}, "--lr must be a positive number ≤ 1e+38"),
+    ({"weight_decay": 1e308}, "--weight-decay must be between 0 and 1e+38"),
+    ({"epochs": 10**7}, "--epochs must be between 1 and 1,000,000"),
+    ({"schedule": "step"}, "--schedule step needs --step-size N ≥ 1"),
+    ({"test_every": -3}, "--test-every must be ≥ 0"),
+])
+def test_config_refuses_values_that_fail_or_mislead_later(settings, message):
+    with pytest.raises(ConfigError, match=message.replace("+", r"\+")):
+        TrainConfig(**settings).validate()
+    TrainConfig(**{**settings, "lr": 1e38, "weight_decay": 0.0, "epochs": 2, "step_size": 5, "test_every": 0}).validate()
+
+
+def test_an_unknown_device_names_the_choices():
+    from divekit.train.device import resolve_device
+
+    with pytest.raises(ConfigError, match="--device 'nonsense': expected auto, cpu, cuda or cuda:N"):
+        resolve_device("nonsense")
+
+
+def test_a_validation_fraction_that_leaves_a_part_empty_is_a_data_error():
+    labels = torch.arange(10) % 2
+    with pytest.raises(DataError, match="leaves 0 for training and 10 for validation"):
+        train_valid_split(labels.float(), 0.9999, stratify=False)
+    with pytest.raises(DataError, match="leaves 10 for training and 0 for validation"):
+        train_valid_split(labels, 0.01)
+
+
+@pytest.mark.parametrize(("options", "message"), [({"hidden": 0}, "hidden widths must be integers ≥ 1"),
+                                                  ({"dropout": 1.5}, r"dropout must be in \[0, 1\)")])
+def test_mlp_options_out_of_range_are_config_errors(options, message):
+    for name in ("mlp", "tabular-mlp"):
+        with pytest.raises(ConfigError, match=message):
+            build_model(name, (8,), 1, **options)
+
+
+def test_an_image_net_on_table_rows_is_refused_before_training():
+    from divekit.train.tabular import check_takes_rows
+
+    for name in ("lenet", "fastcnn"):
+        with pytest.raises(ConfigError, match=f"--model {name} does not take table rows.*choose linear, tabular-mlp"):
+            check_takes_rows(name, {})
+    check_takes_rows("linear", {})
+    check_takes_rows("mlp", {"hidden": [4]})
+
+
+def test_width_must_be_positive(capsys, tmp_path):
+    assert main(["train", "--data", "fashion-mnist-mini", "--width", "0", "--runs-dir", str(tmp_path)]) == 2
+    assert "--width must be a positive number" in one_error_line(capsys)
+    assert not any(tmp_path.iterdir())
+
+
+def test_relative_data_paths_are_kept_absolute(tmp_path, monkeypatch):
+    from divekit.train.cli import config_from_args
+
+    (tmp_path / "my data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(["train", "--data", "my data", "--data-dir", ".", "--model", "mlp"])
+    config = config_from_args(args)
+    assert config.data == str(tmp_path / "my data") and config.data_dir == str(tmp_path)
+    args = build_parser().parse_args(["train", "--data", "fashion-mnist-mini", "--model", "mlp"])
+    assert config_from_args(args).data == "fashion-mnist-mini"  # a dataset name stays a name
+
+
+def fake_run(tmp_path, name: str, data: str, kind: str | None = None):
+    run_dir = tmp_path / name
+    run_dir.mkdir()
+    write_config(run_dir, TrainConfig(data=data), {"kind": kind} if kind else {})
+    return run_dir
+
+
+@pytest.mark.parametrize("command", ["eval", "predict"])
+def test_eval_and_predict_refuse_a_kfold_run(tmp_path, capsys, command):
+    run_dir = fake_run(tmp_path, "kf", "fashion-mnist-mini", "kfold")
+    assert main([command, str(run_dir)]) == 2
+    assert "is a k-fold run: it keeps each fold's metrics, not a model" in one_error_line(capsys)
+
+
+def test_eval_of_a_tabular_run_points_at_predict(tmp_path, capsys):
+    run_dir = fake_run(tmp_path, "tab", "house-prices")
+    assert main(["eval", str(run_dir)]) == 2
+    err = one_error_line(capsys)
+    assert "needs a labelled test set, which tabular runs do not have" in err and "divekit predict" in err
+
+
+@pytest.mark.parametrize(("data", "flag", "message"), [
+    ("fashion-mnist-mini", ["--text", "great film"], "--text is for text runs; "),
+    ("fashion-mnist-mini", ["--test-csv", "t.csv"], "--test-csv is for tabular runs; "),
+    ("imdb", ["--test-csv", "t.csv"], "--test-csv is for tabular runs; "),
+])
+def test_predict_refuses_options_of_another_kind_of_run(tmp_path, capsys, data, flag, message):
+    run_dir = fake_run(tmp_path, "r", data)
+    assert main(["predict", str(run_dir), *flag]) == 2
+    assert message in one_error_line(capsys)
+
+
+def test_the_run_writer_tells_later_callbacks_where_the_run_is(tmp_path):
+    from divekit.train.run import RunWriter
+
+    state = argparse.Namespace(extra={})
+    RunWriter(tmp_path).on_train_start(state)
+    assert state.extra["run_dir"] == str(tmp_path)
+
+
+def test_live_plot_redraws_at_most_every_interval_and_at_the_end(tmp_path, monkeypatch):
+    from divekit.report.live import LivePlot
+
+    live = LivePlot(tmp_path / "live.png", notebook=False, min_interval=3600)
+    drawn = []
+    monkeypatch.setattr(live, "_draw", lambda state, last: drawn.append((len(state.history), last)))
+    state = argparse.Namespace(history=[], config=TrainConfig(epochs=5), extra={})
+    for epoch in range(1, 6):
+        state.history.append({"epoch": epoch})
+        live.on_epoch_end(state)
+    assert drawn == [(1, False), (5, True)]
+    live.drawn_epochs = 1  # as if training had stopped early after epoch 3 with only epoch 1 drawn
+    state.history = state.history[:3]
+    live.on_train_end(state)
+    assert drawn[-1] == (3, False)
