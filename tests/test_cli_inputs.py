@@ -15,7 +15,7 @@ from divekit.train.config import TrainConfig
 from divekit.train.rundir import write_config
 
 
-def one_error_line(capsys, code: int = 2) -> str:
+def one_error_line(capsys) -> str:
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: "), err
     return err
@@ -46,7 +46,8 @@ def test_an_unchecked_exception_is_one_line_with_the_way_to_the_traceback(monkey
 def test_config_refuses_values_that_fail_or_mislead_later(settings, message):
     with pytest.raises(ConfigError, match=message.replace("+", r"\+")):
         TrainConfig(**settings).validate()
-    TrainConfig(**{**settings, "lr": 1e38, "weight_decay": 0.0, "epochs": 2, "step_size": 5, "test_every": 0}).validate()
+    fixed = {"lr": 1e38, "weight_decay": 0.0, "epochs": 2, "step_size": 5, "test_every": 0}
+    TrainConfig(**{**settings, **fixed}).validate()
 
 
 def test_an_unknown_device_names_the_choices():
@@ -155,3 +156,13 @@ def test_live_plot_redraws_at_most_every_interval_and_at_the_end(tmp_path, monke
     state.history = state.history[:3]
     live.on_train_end(state)
     assert drawn[-1] == (3, False)
+
+
+def test_datasets_lists_every_kind_and_refuses_an_unknown_download(capsys, tmp_path):
+    assert main(["datasets", "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for name in ("fashion-mnist-mini", "house-prices", "imdb", "glove-50d"):
+        assert f"\n{name} " in f"\n{out}"
+    assert main(["datasets", "--download", "nosuch"]) == 2
+    assert "expected one of fashion-mnist, mnist, kmnist, fashion-mnist-mini, house-prices, imdb" in \
+        one_error_line(capsys)
