@@ -10,7 +10,7 @@ from divekit.models.registry import build_model
 
 PARAMS = 79594  # fast93: channels 48/96/192, no residual block
 CNN3_PARAMS = 57498  # the recipe's net: cnn3, channels 16/48/96
-RECIPE_OPT = (10, 256, "sgd", 0.2, 0.9, True)  # epochs, batch, optimizer, peak lr, momentum, Nesterov
+RECIPE_OPT = (15, 256, "sgd", 0.2, 0.9, True)  # epochs, batch, optimizer, peak lr, momentum, Nesterov
 RECIPE_SCHEDULE = ("onecycle", 0.25, 5e-4, 0.1)  # schedule, warm-up share, weight decay, label smoothing
 
 
@@ -71,10 +71,12 @@ def test_recipe_resolves_to_the_documented_config():
     p = argparse.ArgumentParser()
     add_arguments(p)
     config = training_config(p.parse_args(["--recipe", "fmnist-93"]))
-    assert (config.model, config.model_options, config.data) == ("cnn3", {}, "fashion-mnist")
+    assert (config.model, config.model_options, config.data) == ("cnn3", {"channels": [32, 96, 192]}, "fashion-mnist")
     assert (config.epochs, config.batch_size, config.opt, config.lr, config.momentum, config.nesterov) == RECIPE_OPT
     assert (config.schedule, config.warmup, config.weight_decay, config.label_smoothing) == RECIPE_SCHEDULE
-    assert (config.augment_crop, config.augment_flip, config.tta_flip) == (0, True, True)
-    assert (config.precision, config.test_every) == ("fp32", 0)
+    assert (config.augment_crop, config.augment_flip, config.tta_flip) == (1, True, True)
+    assert (config.precision, config.test_every) == ("auto", 0)
     explicit = training_config(p.parse_args(["--recipe", "fmnist-93", "--epochs", "2", "--no-flip"]))
-    assert explicit.epochs == 2 and not explicit.augment_flip and not explicit.tta_flip and explicit.augment_crop == 0
+    assert explicit.epochs == 2 and not explicit.augment_flip and not explicit.tta_flip and explicit.augment_crop == 1
+    narrow = training_config(p.parse_args(["--recipe", "fmnist-93", "--width", "0.5"]))
+    assert narrow.model_options == {"channels": [32, 96, 192], "width": 0.5}  # --width scales the recipe's net

@@ -127,7 +127,7 @@ def config_from_args(args: argparse.Namespace):
     if args.width is not None:
         if not (math.isfinite(args.width) and args.width > 0):
             raise ConfigError(f"--width must be a positive number, got {args.width}")
-        values["model_options"] = {"width": args.width}
+        values["model_options"] = {**values.get("model_options", {}), "width": args.width}
     if getattr(args, "embedding", None):
         values["data_options"] = {"embedding": args.embedding}
     return TrainConfig(**values).validate()
