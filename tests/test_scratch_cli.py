@@ -45,7 +45,34 @@ def test_unknown_lesson_and_bad_epochs_are_rejected(capsys):
     assert e.value.code == 2 and "invalid choice" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["scratch", "linreg", "--epochs", "0"])
-    assert "positive integer" in capsys.readouterr().err
+    assert "argument --epochs: expected an integer >= 1, got '0'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--seed", "-1"),
+        ("--seed", str(2**63)),  # torch.manual_seed: "Overflow when unpacking long long"
+        ("--seed", "99999999999999999999"),
+        ("--seed", "1.5"),
+        ("--seed", "nan"),
+        ("--epochs", "-3"),
+        ("--epochs", "1e3"),
+    ],
+)
+def test_bad_values_name_the_argument_and_create_no_run_directory(tmp_path, capsys, option, value):
+    with pytest.raises(SystemExit) as e:
+        main(["scratch", "linreg", option, value, "--runs-dir", str(tmp_path / "runs")])
+    assert e.value.code == 2
+    assert f"error: argument {option}: expected an integer" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_largest_seed_is_accepted():
+    from divekit.cli import build_parser
+
+    args = build_parser().parse_args(["scratch", "linreg", "--seed", str(2**63 - 1), "--debug"])
+    assert args.seed == 2**63 - 1 and args.debug
 
 
 def _run(lesson, tmp_path, capsys, *extra):

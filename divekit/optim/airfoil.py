@@ -64,6 +64,8 @@ def load_airfoil(path: str | os.PathLike) -> np.ndarray:
         raise DataError(f"{path.resolve()}: file not found") from None
     except ValueError as e:
         raise DataError(f"{path.resolve()}: expected tab-separated numbers, 6 per line ({e})") from None
+    except OSError as e:  # a folder, no permission, an I/O error
+        raise DataError(f"{path.resolve()}: cannot read ({e.strerror or e})") from None
     if data.shape[1] != 6 or data.shape[0] < 2 or not np.isfinite(data).all():
         raise DataError(
             f"{path.resolve()}: expected at least 2 rows of 6 finite numbers, got shape {data.shape}"

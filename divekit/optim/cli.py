@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from divekit.argtypes import float_in, fraction, int_in, positive_float, seed
+
 # the 2-D optimizer experiments and the hyperparameter options each accepts
 _TWO_D_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "gd2d": ("gradient descent on x1² + 2·x2² from (-5, -2) (book: η = 0.1, 20 steps)", ("lr",)),
@@ -19,35 +21,24 @@ _TWO_D_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "adam": ("Adam on 0.1·x1² + 2·x2²", ("lr", "beta1", "beta2", "eps")),
 }
 _HP_HELP = {
-    "lr": "learning rate η", "momentum": "momentum β (alias --beta)", "gamma": "RMSProp decay γ",
-    "rho": "Adadelta decay ρ", "eps": "ε added for numerical stability",
-    "beta1": "Adam β1", "beta2": "Adam β2",
+    "lr": "learning rate η (> 0)", "momentum": "momentum β in [0, 1) (alias --beta)",
+    "gamma": "RMSProp decay γ in [0, 1)", "rho": "Adadelta decay ρ in [0, 1)",
+    "eps": "ε added for numerical stability (> 0)", "beta1": "Adam β1 in [0, 1)", "beta2": "Adam β2 in [0, 1)",
 }
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+_HP_TYPE = {"lr": positive_float, "eps": positive_float}  # every other hyperparameter is a decay rate in [0, 1)
+MAX_STEPS = 10_000  # every step is printed or plotted; more make an unreadable figure, not a better one
+MAX_SAMPLES = 1_000_000  # convexity keeps a few arrays of this length in memory per function
+_steps = int_in(1, MAX_STEPS)
+_STEPS_HELP = f"number of steps, 1 to {MAX_STEPS}"
 
 
 def _sub(sub, name: str, help_text: str) -> argparse.ArgumentParser:
+    """The sub-parser of experiment ``name``, with the options every experiment takes."""
     p = sub.add_parser(name, help=help_text, description=help_text)
     p.add_argument("--runs-dir", default=None, help="root of the run directories (default: runs)")
+    # the top-level parser's --debug is only read before the command; accept it after the experiment too
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")
+    p.set_defaults(_experiment_parser=p)  # run() reports checks that need the experiment's code through it
     return p
 
 
@@ -57,39 +48,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(_optim_parser=parser)
 
     p = _sub(sub, "gd1d", "gradient descent on f(x) = x² from x = 10: converges, crawls or diverges")
-    p.add_argument("--lr", type=_positive_float, nargs="+", default=[0.2, 0.05, 1.1], help="learning rate(s)")
-    p.add_argument("--steps", type=_positive_int, default=10)
-    p.add_argument("--x0", type=float, default=10.0, help="starting point")
+    p.add_argument("--lr", type=positive_float, nargs="+", default=[0.2, 0.05, 1.1], help="learning rate(s) (> 0)")
+    p.add_argument("--steps", type=_steps, default=10, help=_STEPS_HELP)
+    p.add_argument("--x0", type=float_in(), default=10.0, help="starting point (finite)")
 
     for name, (help_text, hps) in _TWO_D_OPTIONS.items():
         p = _sub(sub, name, help_text)
         for hp in hps:
             flags = [f"--{hp}", "--beta"] if hp == "momentum" else [f"--{hp}"]
-            p.add_argument(*flags, dest=hp, type=_positive_float, default=None, help=_HP_HELP[hp])
-        p.add_argument("--steps", type=_positive_int, default=None, help="number of steps")
+            p.add_argument(*flags, dest=hp, type=_HP_TYPE.get(hp, fraction), default=None, help=_HP_HELP[hp])
+        p.add_argument("--steps", type=_steps, default=None, help=_STEPS_HELP)
         p.add_argument("--objective", choices=["standard", "stretched"], default=None,
                        help="standard: x1² + 2·x2²; stretched: 0.1·x1² + 2·x2²")
 
     p = _sub(sub, "sgd", "SGD with noisy gradients and a decaying learning rate on x1² + 2·x2²")
-    p.add_argument("--lr", type=_positive_float, default=0.1)
-    p.add_argument("--steps", type=_positive_int, default=50)
-    p.add_argument("--noise", type=float, default=1.0, help="standard deviation of the gradient noise")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=positive_float, default=0.1, help="learning rate (> 0)")
+    p.add_argument("--steps", type=_steps, default=50, help=_STEPS_HELP)
+    p.add_argument("--noise", type=float_in(0), default=1.0, help="standard deviation of the gradient noise (>= 0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the gradient noise, 0 to 2**63 - 1")
     p.add_argument("--schedule", choices=["constant", "exponential", "polynomial", "all"], default="all")
 
     p = _sub(sub, "newton", "Newton's method on cosh(0.5x) and on the non-convex x·cos(0.15πx)")
-    p.add_argument("--x0", type=float, default=10.0)
-    p.add_argument("--steps", type=_positive_int, default=10)
-    p.add_argument("--damped-eta", type=_positive_float, default=0.5, help="learning rate of the damped run")
+    p.add_argument("--x0", type=float_in(), default=10.0,
+                   help="starting point: |x0| < 1420.95 (cosh(0.5x) overflows beyond) and x0 != 0 (f''(0) = 0 "
+                        "for x·cos(0.15πx), where the Newton step is undefined)")
+    p.add_argument("--steps", type=_steps, default=10, help=_STEPS_HELP)
+    p.add_argument("--damped-eta", type=float_in(0, 1, low_open=True), default=0.5,
+                   help="learning rate of the damped run, in (0, 1]: a larger one does not damp the step")
 
     p = _sub(sub, "convexity", "convexity and Jensen checks; local minimum and saddle point plots")
-    p.add_argument("--samples", type=_positive_int, default=10_000)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--samples", type=int_in(1, MAX_SAMPLES), default=10_000,
+                   help=f"random chords per function, 1 to {MAX_SAMPLES}")
+    p.add_argument("--seed", type=seed, default=0, help="random seed, 0 to 2**63 - 1")
 
     p = _sub(sub, "compare", "airfoil regression: GD, SGD, minibatch, momentum … Adam vs torch.optim")
     p.add_argument("--data", default="airfoil", help="'airfoil' (looked up in --data-dir) or a .dat file")
     p.add_argument("--data-dir", default=None, help="data folder (default: $DIVEKIT_DATA, else ./data)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0, help="random seed, 0 to 2**63 - 1")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
 
 
@@ -101,6 +96,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from divekit.optim import experiments as ex
     from divekit.runs import new_run_dir
+
+    # the checks argparse cannot make, made before the run directory exists
+    if name == "newton" and (why := ex.newton_undefined_at(args.x0)):
+        args._experiment_parser.error(f"argument --x0: {why}")
+    data = ex.airfoil_table(args.data, args.data_dir)[0] if name == "compare" else None  # or DataError
 
     run_dir = new_run_dir(args.runs_dir or "runs", f"optim-{name}")
     print(f"run directory: {run_dir}")
@@ -117,5 +117,5 @@ def run(args: argparse.Namespace) -> int:
     elif name == "convexity":
         ex.convexity(run_dir, samples=args.samples, seed=args.seed)
     elif name == "compare":
-        ex.compare(run_dir, args.data, args.data_dir, args.seed, args.dtype)
+        ex.compare(run_dir, data, seed=args.seed, dtype=args.dtype)  # reads the checked file once more
     return 0

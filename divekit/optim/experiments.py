@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import math
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from divekit.errors import ConfigError, DataError
 from divekit.optim.convexity import SAMPLE_FUNCTIONS, convexity_violation, critical_points, jensen_gap
 from divekit.optim.plots import (
     plot_convexity,
@@ -131,13 +136,44 @@ def _newton_verdict(f_grad, f_hess, x: float) -> str:
     return where if abs(g) < 1e-6 else f"approaching {where}, f'(x) = {g:.2g}"
 
 
+def _newton_problems(c_cosh: float, c_xcos: float) -> dict[str, tuple[Callable, Callable, Callable]]:
+    """The Newton experiment's problems: title -> (f, f', f'')."""
+    return {f"cosh({c_cosh:g}x)": cosh_problem(c_cosh), f"x·cos({c_xcos / math.pi:.3g}πx)": xcos_problem(c_xcos)}
+
+
+def newton_undefined_at(x0: float, c_cosh: float = 0.5, c_xcos: float = 0.15 * math.pi) -> str | None:
+    """Why Newton's method cannot start at ``x0`` on the experiment's problems, or None when it can.
+
+    The step ``f'(x) / f''(x)`` needs finite f, f', f'' and ``f'' != 0``: cosh(cx) overflows a float64
+    beyond ``|x| = acosh(max float) / c`` (about 1421 for c = 0.5), and ``f''(0) = 0`` for x cos(cx).
+    """
+    if not math.isfinite(x0):
+        return f"expected a finite number, got {x0:g}"
+    for title, (f, f_grad, f_hess) in _newton_problems(c_cosh, c_xcos).items():
+        with np.errstate(all="ignore"):  # the overflow is the answer here, not something to warn about
+            fx, gx, hx = (float(fn(x0)) for fn in (f, f_grad, f_hess))
+        if not (math.isfinite(fx) and math.isfinite(gx) and math.isfinite(hx)):
+            limit = math.acosh(sys.float_info.max) / c_cosh
+            return f"expected |x0| < {limit:.6g}, got {x0:g}: f(x) = {title} overflows a float64 there"
+        if hx == 0:
+            return (f"expected a point where f''(x) != 0, got {x0:g}: f''({x0:g}) = 0 for f(x) = {title}, "
+                    "so the Newton step f'(x)/f''(x) is undefined there")
+    return None
+
+
 def newton_experiment(run_dir: Path, x0: float = 10.0, steps: int = 10, c_cosh: float = 0.5,
                       c_xcos: float = 0.15 * math.pi, damped_eta: float = 0.5) -> dict:
-    """Newton on convex cosh(cx) and on non-convex x cos(cx): plain, damped (eta < 1) and |f''| variants."""
-    cosh, xcos = cosh_problem(c_cosh), xcos_problem(c_xcos)
-    f_xcos = f"x·cos({c_xcos / math.pi:.3g}πx)"
+    """Newton on convex cosh(cx) and on non-convex x cos(cx): plain, damped (eta < 1) and |f''| variants.
+
+    Raises:
+        ConfigError: the method is undefined at ``x0`` (see ``newton_undefined_at``).
+    """
+    why = newton_undefined_at(x0, c_cosh, c_xcos)
+    if why:
+        raise ConfigError(f"x0: {why}")
+    (f_cosh, cosh), (f_xcos, xcos) = _newton_problems(c_cosh, c_xcos).items()
     runs = {
-        f"cosh({c_cosh:g}x), η = 1": (cosh, {}),
+        f"{f_cosh}, η = 1": (cosh, {}),
         f"{f_xcos}, η = 1": (xcos, {}),
         f"{f_xcos}, damped η = {damped_eta:g}": (xcos, {"eta": damped_eta}),
         f"{f_xcos}, |f''| preconditioned": (xcos, {"abs_hessian": True}),
@@ -160,8 +196,6 @@ def newton_experiment(run_dir: Path, x0: float = 10.0, steps: int = 10, c_cosh: 
 def convexity(run_dir: Path, lo: float = -2.0, hi: float = 2.0, samples: int = 10_000, seed: int = 0) -> dict:
     """Check the convexity definition and Jensen's inequality on the book's sample functions;
     mark the minima of x cos(pi x) and the saddle point of x^3."""
-    import numpy as np
-
     x = np.random.default_rng(seed).normal(size=samples)
     results, verdicts = {}, {}
     for name, (f, expected) in SAMPLE_FUNCTIONS.items():
@@ -188,16 +222,40 @@ def convexity(run_dir: Path, lo: float = -2.0, hi: float = 2.0, samples: int = 1
     return _finish(run_dir, "convexity", {"lo": lo, "hi": hi, "samples": samples, "seed": seed}, results)
 
 
-def compare(run_dir: Path, data: str = "airfoil", data_dir: str | os.PathLike | None = None, seed: int = 0,
-            dtype: str = "float32") -> dict:
-    """The book's airfoil runs (GD, SGD, minibatch 10/100, then momentum ... Adam), lab and torch.optim."""
-    import torch
+AIRFOIL_ROWS = 1500  # the book's runs use the first 1500 rows (GD takes them as one batch)
 
-    from divekit.optim.airfoil import OPTIMIZER_RUNS, SGD_RUNS, airfoil_path, compare_airfoil, load_airfoil
+
+def airfoil_table(data: str | os.PathLike = "airfoil",
+                  data_dir: str | os.PathLike | None = None) -> tuple[Path, np.ndarray]:
+    """The airfoil file that ``compare`` reads and its table, checked to hold ``AIRFOIL_ROWS`` rows.
+
+    Args:
+        data: ``"airfoil"`` (looked up in ``data_dir``) or the path of a .dat file.
+        data_dir: data folder for ``"airfoil"`` (default: ``$DIVEKIT_DATA``, else ``./data``).
+
+    Raises:
+        DataError: the file is missing, unreadable, malformed or too short; the message names it.
+    """
+    from divekit.optim.airfoil import airfoil_path, load_airfoil
 
     path = airfoil_path(data_dir) if data == "airfoil" else Path(data)
     table = load_airfoil(path)
-    print(f"airfoil data: {path} ({table.shape[0]} rows x {table.shape[1]} columns; first 1500 rows used)")
+    if len(table) < AIRFOIL_ROWS:
+        raise DataError(f"{path.resolve()}: expected at least {AIRFOIL_ROWS} rows (the book's runs use the "
+                        f"first {AIRFOIL_ROWS}), got {len(table)}")
+    return path, table
+
+
+def compare(run_dir: Path, data: str | os.PathLike = "airfoil", data_dir: str | os.PathLike | None = None,
+            seed: int = 0, dtype: str = "float32") -> dict:
+    """The book's airfoil runs (GD, SGD, minibatch 10/100, then momentum ... Adam), lab and torch.optim."""
+    import torch
+
+    from divekit.optim.airfoil import OPTIMIZER_RUNS, SGD_RUNS, compare_airfoil
+
+    path, table = airfoil_table(data, data_dir)
+    print(f"airfoil data: {path} ({table.shape[0]} rows x {table.shape[1]} columns; "
+          f"first {AIRFOIL_ROWS} rows used)")
     pairs = compare_airfoil(table, dtype=getattr(torch, dtype), seed=seed)
     print(f"{'run':18s} {'hyperparameters':24s} {'batch':>5s} {'epochs':>6s} {'lab loss':>9s} "
           f"{'torch loss':>10s} {'max diff':>9s} {'lab s/epoch':>11s}")

@@ -27,17 +27,33 @@ def show_trace(results: Sequence[float], f: Callable, ax=None, title: str | None
     The curve spans ``[-n, n]`` with ``n = max |x_t|``, as in the book.
     """
     fig, ax = _axes(ax)
-    n = max(abs(min(results)), abs(max(results)), 1e-3)
-    xs = np.arange(-n, n, n / 500)
-    ax.plot(xs, f(xs), color="#1f77b4", label="f(x)")
-    ax.plot(results, [f(x) for x in results], color="#ff7f0e", label=label, **LAB_STYLE)
-    ax.plot(results[0], f(results[0]), "s", color="black", label="start")
+    xs_t = np.asarray(results, dtype=float)
+    finite = xs_t[np.isfinite(xs_t)]
+    # a diverged trace ends in inf or nan: the curve spans its finite part, in 1000 points like the book's
+    # arange(-n, n, n / 500) but scaled from [-1, 1], as the width 2n of a huge n overflows to inf
+    n = max(float(np.max(np.abs(finite))) if finite.size else 0.0, 1e-3)
+    xs = n * np.linspace(-1.0, 1.0, 1000)
+    with np.errstate(over="ignore", invalid="ignore"):  # f of a huge x is inf: not drawn, not warned about
+        ax.plot(xs, f(xs), color="#1f77b4", label="f(x)")
+        ax.plot(xs_t, f(xs_t), color="#ff7f0e", label=label, **LAB_STYLE)
+        ax.plot(xs_t[0], f(xs_t[0]), "s", color="black", label="start")
     ax.set_xlabel("x")
     ax.set_ylabel("f(x)")
     ax.legend(fontsize=8, loc="best")
     if title:
         ax.set_title(title, fontsize=10)
     return fig
+
+
+def _drawable(trace: Sequence[tuple[float, float]]) -> np.ndarray:
+    """The points of a 2-D trace as an (n, 2) array, with those beyond 1e6 set to NaN (a gap in the line).
+
+    Such points lie far outside the plot box (see ``_grid_limits``) and Agg can hang stroking a dashed
+    line through points near 1e300, which a diverging run reaches.
+    """
+    pts = np.array(trace, dtype=float).reshape(-1, 2)
+    pts[~np.all(np.abs(pts) < 1e6, axis=1)] = np.nan
+    return pts
 
 
 def _grid_limits(traces: Sequence[Sequence[tuple[float, float]]]) -> tuple[float, float, float, float]:
@@ -63,7 +79,8 @@ def show_traces_2d(f: Callable, traces: Mapping[str, Sequence[tuple[float, float
     colors = ["#ff7f0e", "#d62728", "#2ca02c", "#9467bd"]
     for i, (label, trace) in enumerate(traces.items()):
         style = LAB_STYLE if i == 0 else TORCH_STYLE
-        ax.plot(*zip(*trace, strict=True), color=colors[i % len(colors)], label=label, **style)
+        pts = _drawable(trace)
+        ax.plot(pts[:, 0], pts[:, 1], color=colors[i % len(colors)], label=label, **style)
     ax.plot(0, 0, "*", color="black", markersize=10, label="minimum (0, 0)")
     ax.set_xlim(lo1, hi1)
     ax.set_ylim(lo2, hi2)

@@ -21,7 +21,9 @@ Trace2D = list[tuple[float, float]]
 
 def f_square(x):
     """f(x) = x^2, minimum at 0."""
-    return x**2
+    # x * x, not x**2, here and below: a Python float overflows x**2 with OverflowError past 1e154, x * x
+    # to inf (as numpy does), so a diverging run still gets its numbers printed and its figure drawn
+    return x * x
 
 
 def f_square_grad(x):
@@ -89,7 +91,7 @@ def describe_1d(trace: Sequence[float], x_min: float = 0.0, converged_ratio: flo
 
 def f_2d(x1, x2):
     """The book's 2-D objective ``x1^2 + 2 x2^2`` (sections 11.3-11.4)."""
-    return x1**2 + 2 * x2**2
+    return x1 * x1 + 2 * x2 * x2
 
 
 def f_2d_grad(x1, x2):
@@ -99,7 +101,7 @@ def f_2d_grad(x1, x2):
 
 def f_2d_stretched(x1, x2):
     """The badly conditioned ``0.1 x1^2 + 2 x2^2`` of the momentum, Adagrad and RMSProp sections."""
-    return 0.1 * x1**2 + 2 * x2**2
+    return 0.1 * (x1 * x1) + 2 * (x2 * x2)
 
 
 def f_2d_stretched_grad(x1, x2):

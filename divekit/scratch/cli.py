@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from divekit.argtypes import int_in, seed
 from divekit.scratch.lessons import LESSONS
 
 
@@ -15,21 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="LESSON",
         help=f"lesson to run, one of: {', '.join(LESSONS)} (none: list them)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="random seed, 0 to 2**63 - 1 (default: 0)")
     parser.add_argument(
-        "--epochs", type=_positive_int, default=None, help="epochs to train (default: the lesson's own)"
+        "--epochs", type=int_in(1), default=None, help="epochs to train, >= 1 (default: the lesson's own)"
     )
     parser.add_argument("--runs-dir", default=None, help="where run directories are created (default: runs)")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
