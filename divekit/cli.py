@@ -74,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print("\n".join(["interrupted", *getattr(e, "__notes__", [])]), file=sys.stderr)
         return 130
     except Exception as e:  # an input no check caught, or a bug: one line, and the way to the traceback
         if args.debug:

@@ -101,10 +101,13 @@ def test_relative_data_paths_are_kept_absolute(tmp_path, monkeypatch):
     assert config_from_args(args).data == "fashion-mnist-mini"  # a dataset name stays a name
 
 
-def fake_run(tmp_path, name: str, data: str, kind: str | None = None):
+def fake_run(tmp_path, name: str, data: str, kind: str | None = None, finished: bool = True):
+    """A run directory with config.json (and, if ``finished``, a placeholder model.safetensors)."""
     run_dir = tmp_path / name
     run_dir.mkdir()
     write_config(run_dir, TrainConfig(data=data), {"kind": kind} if kind else {})
+    if finished:
+        (run_dir / "model.safetensors").write_bytes(b"")
     return run_dir
 
 
@@ -166,3 +169,50 @@ def test_datasets_lists_every_kind_and_refuses_an_unknown_download(capsys, tmp_p
     assert main(["datasets", "--download", "nosuch"]) == 2
     assert "expected one of fashion-mnist, mnist, kmnist, fashion-mnist-mini, house-prices, imdb" in \
         one_error_line(capsys)
+
+
+def test_an_interrupted_run_says_how_to_continue(tmp_path, capsys):
+    from divekit.train.run import train_run
+
+    class CtrlC:
+        def on_epoch_end(self, state):
+            raise KeyboardInterrupt
+
+    config = TrainConfig(data="fashion-mnist-mini", model="softmax", epochs=2, threads=1, device="cpu")
+    with pytest.raises(KeyboardInterrupt) as e:
+        train_run(config, tmp_path, "r", callbacks=[CtrlC()])
+    assert e.value.__notes__ == [f"continue the run with: divekit train --resume {tmp_path / 'r'}"]
+
+
+def test_main_prints_the_notes_of_an_interrupt(monkeypatch, capsys):
+    import divekit.models.cli as models_cli
+
+    def interrupted(args):
+        e = KeyboardInterrupt()
+        e.add_note("continue the run with: divekit train --resume runs/x")
+        raise e
+
+    monkeypatch.setattr(models_cli, "run", interrupted)
+    assert main(["models"]) == 130
+    assert capsys.readouterr().err == "interrupted\ncontinue the run with: divekit train --resume runs/x\n"
+
+
+@pytest.mark.parametrize("command", ["eval", "predict"])
+def test_a_run_that_did_not_finish_points_at_resume(tmp_path, capsys, command):
+    run_dir = fake_run(tmp_path, "cut", "fashion-mnist-mini", finished=False)
+    (run_dir / "checkpoint").mkdir()
+    assert main([command, str(run_dir)]) == 2
+    assert f"has no model.safetensors: the run did not finish; continue it with 'divekit train --resume {run_dir}'" \
+        in one_error_line(capsys)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--data", "house-prices", "--flip"], "--augment-flip: for image data, not tabular data"),
+    (["--data", "imdb", "--model", "bilstm", "--augment-crop", "2", "--resize", "32"],
+     "--augment-crop, --resize: for image data, not text data"),
+    (["--data", "fashion-mnist-mini", "--embedding", "glove-50d"], "--embedding: for text data"),
+])
+def test_options_of_another_kind_of_data_are_refused(tmp_path, capsys, argv, message):
+    assert main(["train", *argv, "--runs-dir", str(tmp_path)]) == 2
+    assert message in one_error_line(capsys)
+    assert not any(tmp_path.iterdir())

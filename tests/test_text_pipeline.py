@@ -96,6 +96,9 @@ def test_train_then_predict_text(imdb_dir, tmp_path, capsys, model):
     capsys.readouterr()
     assert eval_text(argparse.Namespace(run=run, runs_dir="runs", data_dir=None, device="cpu")) == 0
     assert f"test accuracy {summary['final']['test_acc']:.4f}" in capsys.readouterr().out  # same as in training
+    assert main(["eval", run, "--data-dir", str(imdb_dir), "--device", "cpu"]) == 0  # the CLI finds eval_text
+    assert f"test accuracy {summary['final']['test_acc']:.4f}" in capsys.readouterr().out
+    assert (tmp_path / "runs" / "r" / "report.html").is_file()
 
 
 def test_saved_vocabulary_maps_new_text_like_training(imdb_dir, tmp_path):

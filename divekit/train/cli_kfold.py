@@ -81,14 +81,21 @@ def training_config(args: argparse.Namespace):
     from divekit.train.tasks import kind_of
 
     data_options, model_options = tabular_options(args)
-    if kind_of(args.data or TrainConfig.data) != "tabular":
+    kind = kind_of(args.data or TrainConfig.data)
+    given = {k for k in CONFIG_KEYS if getattr(args, k, None) is not None}
+    image_only = sorted(given & {"resize", "augment_crop", "augment_flip", "tta_flip", "tta_shift"})
+    if kind != "image" and image_only:
+        flags = ", ".join(f"--{k.replace('_', '-')}" for k in image_only)
+        raise ConfigError(f"{flags}: for image data, not {kind} data")
+    if getattr(args, "embedding", None) and kind != "text":
+        raise ConfigError(f"--embedding: for text data (--data imdb), not {kind} data")
+    if kind != "tabular":
         config = config_from_args(args)
         if data_options:
             raise ConfigError("--target, --id-column, --test-csv and --target-transform are for tabular (CSV) data")
         return replace(config, model_options={**config.model_options, **model_options})
     from divekit.train.tabular import TABULAR_RECIPE, tabular_config
 
-    given = {k for k in CONFIG_KEYS if getattr(args, k, None) is not None}
     config = config_from_args(argparse.Namespace(**{**vars(args), "recipe": args.recipe or "plain"}))
     defaults = {k: v for k, v in TABULAR_RECIPE.items() if k not in given}
     return tabular_config(replace(config, **defaults, data_options=data_options,

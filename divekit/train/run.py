@@ -161,8 +161,13 @@ def train_run(config: TrainConfig | None, runs_dir: str | Path = "runs", name: s
         check_free_space(run_dir, state)
     state.extra["run_dir"] = str(run_dir)  # for callbacks that write into the run (live.png, tensorboard)
     writers = [RunWriter(run_dir), Checkpointer(run_dir, checkpoint_every), MistakeChecks()] if main else []
-    state = fit(model, data.train, config, data.valid, data.test, [*writers, *(callbacks or [])],
-                state=state, on_nan=on_nan)
+    try:
+        state = fit(model, data.train, config, data.valid, data.test, [*writers, *(callbacks or [])],
+                    state=state, on_nan=on_nan)
+    except KeyboardInterrupt as e:
+        if main:  # the last checkpoint is complete (written atomically): say how to go on from it
+            e.add_note(f"continue the run with: divekit train --resume {run_dir}")
+        raise
     if not main:
         return run_dir, state  # the other ranks hold the same weights and metrics; rank 0 writes them
     save_weights(model, run_dir / "model.safetensors")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from pathlib import Path
 
 # dataset name -> kind
 DATASET_KINDS: dict[str, str] = {"house-prices": "tabular", "imdb": "text"}
@@ -70,4 +71,8 @@ def trained_run_kind(run_dir, command: str) -> str:
     if meta.get("kind") == "kfold":
         raise ConfigError(f"{run_dir} is a k-fold run: it keeps each fold's metrics, not a model to {command}; "
                           f"train one with 'divekit train' (same flags, no --k) for that")
+    if not (Path(run_dir) / "model.safetensors").exists():
+        resume = (f"; continue it with 'divekit train --resume {run_dir}'"
+                  if (Path(run_dir) / "checkpoint").is_dir() else "")
+        raise ConfigError(f"{run_dir} has no model.safetensors: the run did not finish{resume}")
     return kind_of(config.data)
