@@ -216,3 +216,15 @@ def test_options_of_another_kind_of_data_are_refused(tmp_path, capsys, argv, mes
     assert main(["train", *argv, "--runs-dir", str(tmp_path)]) == 2
     assert message in one_error_line(capsys)
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_fmnist93_warns_where_bf16_is_not_native(monkeypatch, capsys, native):
+    import divekit.train.device as device
+    from divekit.train.cli import warn_slow_recipe
+    from divekit.train.cli_kfold import training_config
+
+    monkeypatch.setattr(device, "cpu_bf16_native", lambda: native)
+    args = build_parser().parse_args(["train", "--recipe", "fmnist-93", "--device", "cpu"])
+    warn_slow_recipe(args, training_config(args))
+    assert ("about 2.5× slower" in capsys.readouterr().err) == (not native)
