@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import math
-from collections.abc import Callable
+
+from divekit.argtypes import int_in, positive_float
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -12,46 +12,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                    "name of 'divekit models'; without it, list the inspect models")
     p.add_argument("--init", choices=("default", "normal", "xavier", "kaiming"),
                    help="initialisation of linear/conv weights (default: the model's own)")
-    p.add_argument("--std", type=_positive(float), help="standard deviation for --init normal, > 0 "
+    p.add_argument("--std", type=positive_float, help="standard deviation for --init normal, > 0 "
                                                          "(default 0.01; 1 for mlp-big-init)")
-    p.add_argument("--seed", type=_seed, default=0,
+    p.add_argument("--seed", type=int_in(0, 2**32 - 1), default=0,
                    help="torch.manual_seed before building, in [0, 2^32) (default: %(default)s)")
-    p.add_argument("--steps", type=_positive(int), default=20, help="SGD steps recorded (default: %(default)s)")
-    p.add_argument("--batch-size", type=_positive(int), default=64)
-    p.add_argument("--lr", type=_positive(float), default=0.1, help="SGD learning rate (default: %(default)s)")
+    p.add_argument("--steps", type=int_in(1), default=20, help="SGD steps recorded (default: %(default)s)")
+    p.add_argument("--batch-size", type=int_in(1), default=64)
+    p.add_argument("--lr", type=positive_float, default=0.1, help="SGD learning rate (default: %(default)s)")
     p.add_argument("--data", default="fashion-mnist-mini", help="dataset of the batches (default: %(default)s)")
     p.add_argument("--data-dir", help="folder searched first for datasets")
     p.add_argument("--runs-dir", default="runs", help="where the run directory goes (default: %(default)s)")
     p.add_argument("--name", help="run name (default: inspect-MODEL-TIMESTAMP)")
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
-
-
-def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
-    """An argparse ``type=`` taking a positive finite ``kind``: zero, negative or NaN values would crash torch
-    (``normal_`` with std < 0) or record a meaningless run."""
-    noun = "integer" if kind is int else "number"
-
-    def parse(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            value = math.nan
-        if not (math.isfinite(value) and value > 0):
-            raise argparse.ArgumentTypeError(f"expected a positive {noun}, got {text!r}")
-        return value
-
-    return parse
-
-
-def _seed(text: str) -> int:
-    """An argparse ``type=`` for ``--seed``: the range ``divekit train`` accepts (torch overflows past 2^64)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2^32), got {text!r}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

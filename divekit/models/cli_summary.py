@@ -6,6 +6,7 @@ import argparse
 import ast
 from typing import TYPE_CHECKING
 
+from divekit.argtypes import int_in
 from divekit.errors import ConfigError
 
 if TYPE_CHECKING:  # torch is imported only when a command runs, so 'divekit --help' stays fast
@@ -19,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", type=_shape, default=(1, 1, 28, 28), metavar="BxCxHxW",
                         help="input batch shape, batch first (default: 1x1x28x28); a registered image model "
                              "takes BxCxHxW or CxHxW (batch 1) and is built for the shape without the batch axis")
-    parser.add_argument("--classes", type=_positive_int, default=10,
+    parser.add_argument("--classes", type=int_in(1), default=10,
                         help="number of classes, ≥ 1 (registered models; default: 10)")
     parser.add_argument("--width", type=float, default=None, help="channel-width multiplier (zoo models)")
     parser.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
@@ -35,16 +36,6 @@ def _shape(text: str) -> tuple[int, ...]:
     if not shape or min(shape) < 1:
         raise argparse.ArgumentTypeError(f"expected a shape like 1x1x28x28 (positive integers), got {text!r}")
     return shape
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer (≥ 1), got {value}")
-    return value
 
 
 def image_batch_shape(name: str, shape: tuple[int, ...]) -> tuple[int, ...]:
