@@ -228,3 +228,8 @@ def test_fmnist93_warns_where_bf16_is_not_native(monkeypatch, capsys, native):
     args = build_parser().parse_args(["train", "--recipe", "fmnist-93", "--device", "cpu"])
     warn_slow_recipe(args, training_config(args))
     assert ("about 2.5× slower" in capsys.readouterr().err) == (not native)
+
+
+def test_a_data_dir_that_does_not_exist_is_refused(tmp_path, capsys):
+    assert main(["train", "--data-dir", str(tmp_path / "nope"), "--runs-dir", str(tmp_path)]) == 2
+    assert f"--data-dir {tmp_path / 'nope'}: no such folder or file" in one_error_line(capsys)

@@ -108,6 +108,7 @@ def absolute_path(value: str) -> str:
 def config_from_args(args: argparse.Namespace):
     """Start from the recipe, then apply every flag the user gave."""
     import math
+    from pathlib import Path
 
     from divekit.errors import ConfigError
     from divekit.train.config import TrainConfig
@@ -121,6 +122,8 @@ def config_from_args(args: argparse.Namespace):
     given = {k: getattr(args, k) for k in CONFIG_KEYS if getattr(args, k, None) is not None}
     if "augment_flip" in given and "tta_flip" not in given:
         given["tta_flip"] = given["augment_flip"]
+    if "data_dir" in given and not Path(given["data_dir"]).exists():  # a folder, or for imdb an archive
+        raise ConfigError(f"--data-dir {given['data_dir']}: no such folder or file (it is searched first for datasets)")
     for key in ("data", "data_dir"):
         if key in given:
             given[key] = absolute_path(given[key])
