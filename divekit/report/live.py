@@ -26,7 +26,7 @@ class LivePlot:
     """Callback drawing loss/accuracy curves (train vs valid/test) and the learning rate after each epoch.
 
     Args:
-        path: PNG to rewrite; default ``RUN/live.png`` when ``train_run`` put the run directory in
+        path: PNG to rewrite; default ``RUN/live.png`` when ``RunWriter`` put the run directory in
             ``state.extra["run_dir"]``, else no file.
         notebook: also display and update the figure in a notebook (default: when running in Jupyter).
     """

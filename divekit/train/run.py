@@ -108,7 +108,7 @@ class RunWriter:
 
     def on_train_start(self, state: State) -> None:
         # the callbacks after this one that write into the run (live.png, tensorboard) look for it here
-        state.extra.setdefault("run_dir", str(self.run_dir))
+        state.extra["run_dir"] = str(self.run_dir)
 
     def on_epoch_end(self, state: State) -> None:
         write_metrics(self.run_dir, state.history)
@@ -159,7 +159,6 @@ def train_run(config: TrainConfig | None, runs_dir: str | Path = "runs", name: s
     run_dir = distributed.broadcast(run_dir if main else None)
     if main:
         check_free_space(run_dir, state)
-    state.extra["run_dir"] = str(run_dir)  # for callbacks that write into the run (live.png, tensorboard)
     writers = [RunWriter(run_dir), Checkpointer(run_dir, checkpoint_every), MistakeChecks()] if main else []
     try:
         state = fit(model, data.train, config, data.valid, data.test, [*writers, *(callbacks or [])],

@@ -36,29 +36,27 @@ def _load(ref: str) -> Callable:
     return getattr(importlib.import_module(module), fn)
 
 
-def trainer_for(kind: str) -> Callable:
+def _pipeline(table: dict[str, str], kind: str, missing: str) -> Callable:
+    """``table[kind]`` imported, or a ``ConfigError`` saying ``missing``."""
     from divekit.errors import ConfigError
 
-    if kind not in TRAINERS:
-        raise ConfigError(f"no training pipeline for {kind} data yet")
-    return _load(TRAINERS[kind])
+    if kind not in table:
+        raise ConfigError(missing)
+    return _load(table[kind])
+
+
+def trainer_for(kind: str) -> Callable:
+    return _pipeline(TRAINERS, kind, f"no training pipeline for {kind} data yet")
 
 
 def predictor_for(kind: str) -> Callable:
-    from divekit.errors import ConfigError
-
-    if kind not in PREDICTORS:
-        raise ConfigError(f"no prediction pipeline for {kind} data yet")
-    return _load(PREDICTORS[kind])
+    return _pipeline(PREDICTORS, kind, f"no prediction pipeline for {kind} data yet")
 
 
 def evaluator_for(kind: str) -> Callable:
-    from divekit.errors import ConfigError
-
-    if kind not in EVALUATORS:
-        raise ConfigError(f"divekit eval needs a labelled test set, which {kind} runs do not have (their validation "
-                          f"metrics are in RUN/metrics.csv); 'divekit predict RUN' writes the test predictions")
-    return _load(EVALUATORS[kind])
+    return _pipeline(EVALUATORS, kind, f"divekit eval needs a labelled test set, which {kind} runs do not have "
+                                       f"(their validation metrics are in RUN/metrics.csv); 'divekit predict RUN' "
+                                       f"writes the test predictions")
 
 
 def trained_run_kind(run_dir, command: str) -> str:

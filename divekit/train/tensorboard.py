@@ -39,7 +39,7 @@ class TensorBoardLogger:
     """Callback logging scalars, the learning rate and weight/gradient histograms to TensorBoard.
 
     Args:
-        log_dir: where event files go; default ``RUN/tensorboard`` (the run directory that ``train_run``
+        log_dir: where event files go; default ``RUN/tensorboard`` (the run directory that ``RunWriter``
             puts in ``state.extra["run_dir"]``), else ``fallback_root/tensorboard``.
         histograms: log a histogram of each parameter and its gradient at each epoch end.
         lr_every: log the learning rate every this many steps (1: every step).
