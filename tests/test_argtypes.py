@@ -4,7 +4,7 @@ import argparse
 
 import pytest
 
-from divekit.argtypes import SEED_MAX, float_in, fraction, int_in, positive_float, seed
+from divekit.options import SEED_MAX, float_in, fraction, int_in, positive_float, seed
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ def one_error_line(capsys) -> str:
 
 
 def test_an_unchecked_exception_is_one_line_with_the_way_to_the_traceback(monkeypatch, capsys):
-    import divekit.models.cli as models_cli
+    import divekit.cli.models as models_cli
 
     def broken(args):
         raise ValueError("something no check caught")
@@ -90,7 +90,7 @@ def test_width_must_be_positive(capsys, tmp_path):
 
 
 def test_relative_data_paths_are_kept_absolute(tmp_path, monkeypatch):
-    from divekit.train.cli import config_from_args
+    from divekit.cli.train import config_from_args
 
     (tmp_path / "my data").mkdir()
     monkeypatch.chdir(tmp_path)
@@ -185,7 +185,7 @@ def test_an_interrupted_run_says_how_to_continue(tmp_path, capsys):
 
 
 def test_main_prints_the_notes_of_an_interrupt(monkeypatch, capsys):
-    import divekit.models.cli as models_cli
+    import divekit.cli.models as models_cli
 
     def interrupted(args):
         e = KeyboardInterrupt()
@@ -221,8 +221,8 @@ def test_options_of_another_kind_of_data_are_refused(tmp_path, capsys, argv, mes
 @pytest.mark.parametrize("native", [True, False])
 def test_fmnist93_warns_where_bf16_is_not_native(monkeypatch, capsys, native):
     import divekit.train.device as device
-    from divekit.train.cli import warn_slow_recipe
-    from divekit.train.cli_kfold import training_config
+    from divekit.cli.train import warn_slow_recipe
+    from divekit.cli.kfold import training_config
 
     monkeypatch.setattr(device, "cpu_bf16_native", lambda: native)
     args = build_parser().parse_args(["train", "--recipe", "fmnist-93", "--device", "cpu"])

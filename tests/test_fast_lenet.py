@@ -1,4 +1,4 @@
-"""The fast LeNet formulations (divekit.models.fast) compute what the plain layers compute.
+"""The fast LeNet formulations (divekit.speed.lenet) compute what the plain layers compute.
 
 Tolerances: float64 outputs and gradients within 1e-10 of the plain nn.Conv2d / nn.Sigmoid / nn.AvgPool2d
 layers; float32 (the training precision) within 1e-5.
@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from divekit.models.fast import FastSequential, conv2d_nchw_input_grad, sigmoid_avg_pool2d, speed_up
+from divekit.speed.lenet import FastSequential, conv2d_nchw_input_grad, sigmoid_avg_pool2d, speed_up
 from divekit.models.registry import build_model
 from divekit.models.simple import _lenet, xavier_init
 from divekit.models.summarize import summary

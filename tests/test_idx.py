@@ -143,7 +143,7 @@ def test_prefetched_files_read_the_same_once_and_changed_files_are_read_again(tm
 def test_train_command_reads_the_data_ahead(monkeypatch, tmp_path):
     """`divekit train` starts reading the image files before importing torch's training stack."""
     from divekit.cli import build_parser
-    from divekit.train.cli import prefetch_images
+    from divekit.cli.train import prefetch_images
 
     monkeypatch.setattr(idx_module, "_PREFETCHED", {})
     prefetch_images(build_parser().parse_args(["train", "--data", "fashion-mnist-mini"]))

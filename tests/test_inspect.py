@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from divekit.cli import main
-from divekit.diagnose.inspect import INSPECT_MODELS, Flow, build, expected_std, verdict, weight_stats
+from divekit.diagnose.gradient_flow import INSPECT_MODELS, Flow, build, expected_std, verdict, weight_stats
 from divekit.diagnose.inspect_run import inspect_model
 from divekit.errors import ConfigError
 
@@ -17,7 +17,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def test_cli_modules_do_not_import_torch():
-    code = ("import sys, divekit.diagnose, divekit.diagnose.cli_doctor, divekit.diagnose.cli_inspect; "
+    code = ("import sys, divekit.diagnose, divekit.cli.doctor, divekit.cli.inspection; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from divekit.cli import main
-from divekit.diagnose.inspect import build
+from divekit.diagnose.gradient_flow import build
 from divekit.errors import ConfigError
 
 

@@ -63,7 +63,7 @@ def test_bad_k_and_labels_are_config_errors():
 
 
 def test_cli_module_does_not_import_torch():
-    code = "import sys, divekit.train.cli_kfold; print('torch' in sys.modules)"
+    code = "import sys, divekit.cli.kfold; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

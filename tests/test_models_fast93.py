@@ -55,7 +55,7 @@ def test_cnn3_layout_size_and_other_shapes():
 
 
 def test_residual_block_keeps_the_input_path():
-    from divekit.models.fast93 import Residual
+    from divekit.models.cnn3 import Residual
 
     block = Residual(8).eval()
     for p in block.body.parameters():
@@ -65,8 +65,8 @@ def test_residual_block_keeps_the_input_path():
 
 
 def test_recipe_resolves_to_the_documented_config():
-    from divekit.train.cli import add_arguments
-    from divekit.train.cli_kfold import training_config
+    from divekit.cli.train import add_arguments
+    from divekit.cli.kfold import training_config
 
     p = argparse.ArgumentParser()
     add_arguments(p)

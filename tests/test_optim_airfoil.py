@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from divekit.errors import ConfigError, DataError
-from divekit.optim.airfoil import (
+from divekit.optlab.airfoil import (
     AIRFOIL_URL,
     OPTIMIZER_RUNS,
     SGD_RUNS,

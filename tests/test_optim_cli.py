@@ -200,7 +200,7 @@ def test_sgd_with_huge_noise_still_draws_its_figure(tmp_path, capsys):
 
 
 def test_newton_start_points_at_the_edge_of_the_valid_range(tmp_path, capsys):
-    from divekit.optim.experiments import newton_undefined_at
+    from divekit.optlab.experiments import newton_undefined_at
 
     assert newton_undefined_at(1420.0) is None and newton_undefined_at(-1e-300) is None
     assert "f''(x) != 0" in newton_undefined_at(0.0) and "|x0| < 1420.95" in newton_undefined_at(-1421.0)
@@ -220,6 +220,6 @@ def test_debug_is_accepted_after_the_experiment(tmp_path, capsys):
 
 
 def test_cli_module_does_not_import_torch_or_matplotlib():
-    code = "import sys, divekit.optim.cli; print(any(m in sys.modules for m in ('torch', 'matplotlib')))"
+    code = "import sys, divekit.cli.optim; print(any(m in sys.modules for m in ('torch', 'matplotlib')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

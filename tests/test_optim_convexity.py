@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from divekit.optim.convexity import (
+from divekit.optlab.convexity import (
     SAMPLE_FUNCTIONS,
     classify_stationary,
     convexity_violation,
@@ -12,7 +12,7 @@ from divekit.optim.convexity import (
     jensen_gap,
     stationary_points,
 )
-from divekit.optim.plots import plot_convexity, plot_critical_points
+from divekit.optlab.plots import plot_convexity, plot_critical_points
 
 
 @pytest.mark.parametrize("name", list(SAMPLE_FUNCTIONS))

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from divekit.optim import rules
-from divekit.optim.traces import (
+from divekit.optlab import rules
+from divekit.optlab.traces import (
     OBJECTIVES,
     SCHEDULES,
     cosh_problem,

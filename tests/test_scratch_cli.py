@@ -15,7 +15,7 @@ DATA_DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "datasets
 
 
 def test_cli_module_does_not_import_torch():
-    code = "import sys, divekit.scratch.cli, divekit.scratch.lessons; print('torch' in sys.modules)"
+    code = "import sys, divekit.cli.scratch, divekit.scratch.lessons; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

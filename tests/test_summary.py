@@ -200,5 +200,5 @@ def test_cli_summary_errors(capsys):
 
 
 def test_cli_module_does_not_import_torch():
-    code = "import sys, divekit.models.cli_summary; assert 'torch' not in sys.modules"
+    code = "import sys, divekit.cli.summary; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

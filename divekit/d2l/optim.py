@@ -1,10 +1,10 @@
-"""Chapter 11 (optimisation) helpers: the book's printing wrappers around ``divekit.optim``."""
+"""Chapter 11 (optimisation) helpers: the book's printing wrappers around ``divekit.optlab``."""
 
 from __future__ import annotations
 
 from divekit.d2l.hub import download
 from divekit.d2l.plotting import plot, set_figsize
-from divekit.optim import airfoil, plots, traces
+from divekit.optlab import airfoil, plots, traces
 
 
 def train_2d(trainer, steps: int = 20, f_grad=None) -> list[tuple[float, float]]:

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from divekit.diagnose import plots
-from divekit.diagnose.inspect import build, layer_grad_norms, record_flow, verdict, weight_stats, weighted_layers
+from divekit.diagnose.gradient_flow import build, layer_grad_norms, record_flow, verdict, weight_stats, weighted_layers
 from divekit.errors import ConfigError
 
 

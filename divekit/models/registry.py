@@ -21,7 +21,7 @@ class ModelEntry:
 MODELS: dict[str, ModelEntry] = {}
 # modules that register models when imported (kept lazy so `divekit --help` never imports torch)
 MODEL_MODULES = ["divekit.models.simple", "divekit.models.zoo", "divekit.models.text", "divekit.models.tabular",
-                 "divekit.models.fast93"]
+                 "divekit.models.cnn3"]
 
 
 def register(name: str, description: str, kind: str = "image") -> Callable:

@@ -73,8 +73,8 @@ def xavier_init(model: nn.Module) -> nn.Module:
 @register("lenet", "the book's LeNet-5: sigmoid, average pooling, Xavier init (d2l chapter 6.6)")
 def lenet(in_shape, num_classes):
     """The book's LeNet (same layers, parameter names and maths), made faster on a CPU by
-    ``divekit.models.fast.speed_up``: channels-last, fused sigmoid → pool pairs, NCHW input gradient of conv 2."""
-    from divekit.models.fast import speed_up
+    ``divekit.speed.lenet.speed_up``: channels-last, fused sigmoid → pool pairs, NCHW input gradient of conv 2."""
+    from divekit.speed.lenet import speed_up
 
     return speed_up(xavier_init(_lenet(in_shape, num_classes, bn=False)))
 

@@ -102,7 +102,7 @@ def image_predictions(run: RunData) -> Predictions | None:
         return None
     if run.config.get("task", "classification") != "classification":
         return None
-    from divekit.train.cli_predict import predict
+    from divekit.cli.predict import predict
     from divekit.train.run import open_test_run
 
     t = open_test_run(run.path, device="cpu")

@@ -17,9 +17,9 @@ TRAINERS: dict[str, str] = {"image": "divekit.train.run:train_run",
                              "tabular": "divekit.train.tabular:train_tabular_run",
                              "text": "divekit.train.text:train_text_run"}
 # kind -> "module:function" with signature fn(args) -> int, for `divekit eval` (tabular data has no test labels)
-EVALUATORS: dict[str, str] = {"image": "divekit.train.cli_eval:eval_images", "text": "divekit.train.text:eval_text"}
+EVALUATORS: dict[str, str] = {"image": "divekit.cli.eval:eval_images", "text": "divekit.train.text:eval_text"}
 # kind -> "module:function" with signature fn(args) -> int, for `divekit predict`
-PREDICTORS: dict[str, str] = {"image": "divekit.train.cli_predict:predict_images",
+PREDICTORS: dict[str, str] = {"image": "divekit.cli.predict:predict_images",
                                "tabular": "divekit.train.tabular:predict_tabular",
                                "text": "divekit.train.text:predict_text"}
 

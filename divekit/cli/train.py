@@ -79,7 +79,7 @@ def add_arguments(p: argparse.ArgumentParser, single_run: bool = True) -> None:
                        help="also checkpoint every N steps (default: at each epoch end only)")
         g.add_argument("--on-nan", choices=("stop", "skip"),
                        help="when a loss or gradient is NaN/Inf: stop, naming the step (default), or skip the step")
-    from divekit.train.cli_kfold import add_tabular_arguments
+    from divekit.cli.kfold import add_tabular_arguments
 
     add_tabular_arguments(p)
 
@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         resume, config = resume_target(args)
     else:
-        from divekit.train.cli_kfold import training_config
+        from divekit.cli.kfold import training_config
 
         prefetch_images(args)
         resume, config = None, training_config(args)

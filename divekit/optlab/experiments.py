@@ -13,15 +13,15 @@ from typing import Any
 import numpy as np
 
 from divekit.errors import ConfigError, DataError
-from divekit.optim.convexity import SAMPLE_FUNCTIONS, convexity_violation, critical_points, jensen_gap
-from divekit.optim.plots import (
+from divekit.optlab.convexity import SAMPLE_FUNCTIONS, convexity_violation, critical_points, jensen_gap
+from divekit.optlab.plots import (
     plot_convexity,
     plot_critical_points,
     plot_loss_comparison,
     show_trace,
     show_traces_2d,
 )
-from divekit.optim.traces import (
+from divekit.optlab.traces import (
     OBJECTIVES,
     SCHEDULES,
     cosh_problem,
@@ -236,7 +236,7 @@ def airfoil_table(data: str | os.PathLike = "airfoil",
     Raises:
         DataError: the file is missing, unreadable, malformed or too short; the message names it.
     """
-    from divekit.optim.airfoil import airfoil_path, load_airfoil
+    from divekit.optlab.airfoil import airfoil_path, load_airfoil
 
     path = airfoil_path(data_dir) if data == "airfoil" else Path(data)
     table = load_airfoil(path)
@@ -251,7 +251,7 @@ def compare(run_dir: Path, data: str | os.PathLike = "airfoil", data_dir: str | 
     """The book's airfoil runs (GD, SGD, minibatch 10/100, then momentum ... Adam), lab and torch.optim."""
     import torch
 
-    from divekit.optim.airfoil import OPTIMIZER_RUNS, SGD_RUNS, compare_airfoil
+    from divekit.optlab.airfoil import OPTIMIZER_RUNS, SGD_RUNS, compare_airfoil
 
     path, table = airfoil_table(data, data_dir)
     print(f"airfoil data: {path} ({table.shape[0]} rows x {table.shape[1]} columns; "

@@ -34,7 +34,7 @@ def add_tabular_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from divekit.train.cli import add_arguments as add_train_arguments
+    from divekit.cli.train import add_arguments as add_train_arguments
 
     add_train_arguments(p, single_run=False)
     g = p.add_argument_group("k-fold")
@@ -51,7 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def tabular_options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(data_options, model_options)`` from the tabular flags that were given."""
-    from divekit.train.cli import absolute_path
+    from divekit.cli.train import absolute_path
 
     test = absolute_path(args.test_csv) if args.test_csv else None
     data = {k: v for k, v in (("target", args.target), ("id_column", args.id_column), ("test", test),
@@ -76,7 +76,7 @@ def training_config(args: argparse.Namespace):
     from dataclasses import replace
 
     from divekit.errors import ConfigError
-    from divekit.train.cli import CONFIG_KEYS, config_from_args
+    from divekit.cli.train import CONFIG_KEYS, config_from_args
     from divekit.train.config import TrainConfig
     from divekit.train.tasks import kind_of
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from divekit.errors import ConfigError, DataError
-from divekit.optim.rules import RULES, torch_twin
+from divekit.optlab.rules import RULES, torch_twin
 
 AIRFOIL_FILE = "airfoil_self_noise.dat"
 AIRFOIL_SUBDIR = "d2l-misc"

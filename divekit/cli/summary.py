@@ -6,7 +6,7 @@ import argparse
 import ast
 from typing import TYPE_CHECKING
 
-from divekit.argtypes import int_in
+from divekit.options import int_in
 from divekit.errors import ConfigError
 
 if TYPE_CHECKING:  # torch is imported only when a command runs, so 'divekit --help' stays fast

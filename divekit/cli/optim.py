@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from divekit.argtypes import float_in, fraction, int_in, positive_float, seed
+from divekit.options import float_in, fraction, int_in, positive_float, seed
 
 # the 2-D optimizer experiments and the hyperparameter options each accepts
 _TWO_D_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     if name is None:
         args._optim_parser.print_help()
         return 0
-    from divekit.optim import experiments as ex
+    from divekit.optlab import experiments as ex
     from divekit.runs import new_run_dir
 
     # the checks argparse cannot make, made before the run directory exists

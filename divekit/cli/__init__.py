@@ -14,18 +14,18 @@ import sys
 
 # name -> (module providing add_arguments/run, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("divekit.train.cli", "train a model and write a run directory"),
-    "kfold": ("divekit.train.cli_kfold", "k-fold cross-validation: train k times, report mean ± std per metric"),
-    "eval": ("divekit.train.cli_eval", "evaluate a finished run on its test set"),
-    "predict": ("divekit.train.cli_predict", "write predictions of a run, in the original test order"),
-    "models": ("divekit.models.cli", "list the models that can be built by name"),
-    "datasets": ("divekit.data.cli", "list the known datasets and where they were found"),
-    "scratch": ("divekit.scratch.cli", "from-scratch lessons, each checked against torch"),
-    "optim": ("divekit.optim.cli", "optimization lab: GD, SGD, Newton, momentum, Adam … with plots"),
-    "summary": ("divekit.models.cli_summary", "per-layer shapes, parameters and MACs of a model"),
-    "doctor": ("divekit.diagnose.cli_doctor", "check the environment: torch build, CPU/GPU, datasets, run dir"),
-    "inspect": ("divekit.diagnose.cli_inspect", "weights at init, gradient flow: vanishing, exploding or healthy"),
-    "report": ("divekit.report.cli", "self-contained HTML report of a run, or a side-by-side comparison of runs"),
+    "train": ("divekit.cli.train", "train a model and write a run directory"),
+    "kfold": ("divekit.cli.kfold", "k-fold cross-validation: train k times, report mean ± std per metric"),
+    "eval": ("divekit.cli.eval", "evaluate a finished run on its test set"),
+    "predict": ("divekit.cli.predict", "write predictions of a run, in the original test order"),
+    "models": ("divekit.cli.models", "list the models that can be built by name"),
+    "datasets": ("divekit.cli.datasets", "list the known datasets and where they were found"),
+    "scratch": ("divekit.cli.scratch", "from-scratch lessons, each checked against torch"),
+    "optim": ("divekit.cli.optim", "optimization lab: GD, SGD, Newton, momentum, Adam … with plots"),
+    "summary": ("divekit.cli.summary", "per-layer shapes, parameters and MACs of a model"),
+    "doctor": ("divekit.cli.doctor", "check the environment: torch build, CPU/GPU, datasets, run dir"),
+    "inspect": ("divekit.cli.inspection", "weights at init, gradient flow: vanishing, exploding or healthy"),
+    "report": ("divekit.cli.report", "self-contained HTML report of a run, or a side-by-side comparison of runs"),
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from divekit.argtypes import int_in, positive_float
+from divekit.options import int_in, positive_float
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if not args.model:
-        from divekit.diagnose.inspect import INSPECT_MODELS
+        from divekit.diagnose.gradient_flow import INSPECT_MODELS
 
         print("inspect models (any name of 'divekit models' works too):")
         for name, spec in INSPECT_MODELS.items():

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from divekit.optim.rules import RULES, sgd_step, torch_twin
+from divekit.optlab.rules import RULES, sgd_step, torch_twin
 
 Grad2D = Callable[[float, float], tuple[float, float]]
 Trace2D = list[tuple[float, float]]

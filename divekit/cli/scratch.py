@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from divekit.argtypes import int_in, seed
+from divekit.options import int_in, seed
 from divekit.scratch.lessons import LESSONS
 
 
