@@ -221,8 +221,8 @@ def test_options_of_another_kind_of_data_are_refused(tmp_path, capsys, argv, mes
 @pytest.mark.parametrize("native", [True, False])
 def test_fmnist93_warns_where_bf16_is_not_native(monkeypatch, capsys, native):
     import divekit.train.device as device
-    from divekit.cli.train import warn_slow_recipe
     from divekit.cli.kfold import training_config
+    from divekit.cli.train import warn_slow_recipe
 
     monkeypatch.setattr(device, "cpu_bf16_native", lambda: native)
     args = build_parser().parse_args(["train", "--recipe", "fmnist-93", "--device", "cpu"])

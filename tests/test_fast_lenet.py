@@ -11,10 +11,10 @@ import pytest
 import torch
 from torch import nn
 
-from divekit.speed.lenet import FastSequential, conv2d_nchw_input_grad, sigmoid_avg_pool2d, speed_up
 from divekit.models.registry import build_model
 from divekit.models.simple import _lenet, xavier_init
 from divekit.models.summarize import summary
+from divekit.speed.lenet import FastSequential, conv2d_nchw_input_grad, sigmoid_avg_pool2d, speed_up
 
 CL = torch.channels_last
 

@@ -93,8 +93,8 @@ def test_run_directory_contract_and_same_seed_same_metrics(tmp_path):
 
 
 def test_predict_refuses_a_shuffling_loader():
-    from divekit.errors import ConfigError
     from divekit.cli.predict import predict
+    from divekit.errors import ConfigError
 
     train, test = mini_loaders()
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))

@@ -79,8 +79,8 @@ def test_tta_shift_is_validated(bad):
 
 
 def test_cli_passes_tta_shift():
-    from divekit.cli.train import add_arguments
     from divekit.cli.kfold import training_config
+    from divekit.cli.train import add_arguments
 
     p = argparse.ArgumentParser()
     add_arguments(p)

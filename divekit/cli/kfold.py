@@ -75,8 +75,8 @@ def training_config(args: argparse.Namespace):
     tabular data the book's house-prices defaults for flags not given."""
     from dataclasses import replace
 
-    from divekit.errors import ConfigError
     from divekit.cli.train import CONFIG_KEYS, config_from_args
+    from divekit.errors import ConfigError
     from divekit.train.config import TrainConfig
     from divekit.train.tasks import kind_of
 

@@ -6,8 +6,8 @@ import argparse
 import ast
 from typing import TYPE_CHECKING
 
-from divekit.options import int_in
 from divekit.errors import ConfigError
+from divekit.options import int_in
 
 if TYPE_CHECKING:  # torch is imported only when a command runs, so 'divekit --help' stays fast
     from torch import nn
