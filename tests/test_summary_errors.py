@@ -35,7 +35,7 @@ def test_classes_must_be_at_least_one(classes, capsys):
     with pytest.raises(SystemExit) as info:
         main(["summary", "lenet", "--classes", classes])
     assert info.value.code == 2
-    assert "argument --classes: expected an integer >= 1" in capsys.readouterr().err
+    assert "argument --classes: expected an integer from 1 to 100000" in capsys.readouterr().err
 
 
 def test_a_user_file_with_a_syntax_error_names_file_and_line(tmp_path, capsys):

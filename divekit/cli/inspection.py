@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from divekit.options import int_in, positive_float
+from divekit.options import parse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -12,13 +12,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                    "name of 'divekit models'; without it, list the inspect models")
     p.add_argument("--init", choices=("default", "normal", "xavier", "kaiming"),
                    help="initialisation of linear/conv weights (default: the model's own)")
-    p.add_argument("--std", type=positive_float, help="standard deviation for --init normal, > 0 "
+    p.add_argument("--std", type=parse("std"), help="standard deviation for --init normal, > 0 "
                                                          "(default 0.01; 1 for mlp-big-init)")
-    p.add_argument("--seed", type=int_in(0, 2**32 - 1), default=0,
+    p.add_argument("--seed", type=parse("seed"), default=0,
                    help="torch.manual_seed before building, in [0, 2^32) (default: %(default)s)")
-    p.add_argument("--steps", type=int_in(1), default=20, help="SGD steps recorded (default: %(default)s)")
-    p.add_argument("--batch-size", type=int_in(1), default=64)
-    p.add_argument("--lr", type=positive_float, default=0.1, help="SGD learning rate (default: %(default)s)")
+    p.add_argument("--steps", type=parse("steps"), default=20, help="SGD steps recorded (default: %(default)s)")
+    p.add_argument("--batch-size", type=parse("batch_size"), default=64)
+    p.add_argument("--lr", type=parse("lr"), default=0.1, help="SGD learning rate (default: %(default)s)")
     p.add_argument("--data", default="fashion-mnist-mini", help="dataset of the batches (default: %(default)s)")
     p.add_argument("--data-dir", help="folder searched first for datasets")
     p.add_argument("--runs-dir", default="runs", help="where the run directory goes (default: %(default)s)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from divekit.options import float_in, fraction, int_in, positive_float, seed
+from divekit.options import RANGES, parse
 
 # the 2-D optimizer experiments and the hyperparameter options each accepts
 _TWO_D_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -25,11 +25,9 @@ _HP_HELP = {
     "gamma": "RMSProp decay γ in [0, 1)", "rho": "Adadelta decay ρ in [0, 1)",
     "eps": "ε added for numerical stability (> 0)", "beta1": "Adam β1 in [0, 1)", "beta2": "Adam β2 in [0, 1)",
 }
-_HP_TYPE = {"lr": positive_float, "eps": positive_float}  # every other hyperparameter is a decay rate in [0, 1)
-MAX_STEPS = 10_000  # every step is printed or plotted; more make an unreadable figure, not a better one
-MAX_SAMPLES = 1_000_000  # convexity keeps a few arrays of this length in memory per function
-_steps = int_in(1, MAX_STEPS)
-_STEPS_HELP = f"number of steps, 1 to {MAX_STEPS}"
+_HP_TYPE = {"lr": parse("lab_lr"), "eps": parse("lab_eps")}  # every other hyperparameter is a decay rate in [0, 1)
+_steps = parse("steps")  # every step is printed or plotted; more make an unreadable figure, not a better one
+_STEPS_HELP = f"number of steps, {RANGES['steps'].describe()}"
 
 
 def _sub(sub, name: str, help_text: str) -> argparse.ArgumentParser:
@@ -48,43 +46,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(_optim_parser=parser)
 
     p = _sub(sub, "gd1d", "gradient descent on f(x) = x² from x = 10: converges, crawls or diverges")
-    p.add_argument("--lr", type=positive_float, nargs="+", default=[0.2, 0.05, 1.1], help="learning rate(s) (> 0)")
+    p.add_argument("--lr", type=parse("lab_lr"), nargs="+", default=[0.2, 0.05, 1.1], help="learning rate(s) (> 0)")
     p.add_argument("--steps", type=_steps, default=10, help=_STEPS_HELP)
-    p.add_argument("--x0", type=float_in(), default=10.0, help="starting point (finite)")
+    p.add_argument("--x0", type=parse("lab_x0"), default=10.0, help="starting point (finite)")
 
     for name, (help_text, hps) in _TWO_D_OPTIONS.items():
         p = _sub(sub, name, help_text)
         for hp in hps:
             flags = [f"--{hp}", "--beta"] if hp == "momentum" else [f"--{hp}"]
-            p.add_argument(*flags, dest=hp, type=_HP_TYPE.get(hp, fraction), default=None, help=_HP_HELP[hp])
+            p.add_argument(*flags, dest=hp, type=_HP_TYPE.get(hp, parse("lab_decay")), default=None, help=_HP_HELP[hp])
         p.add_argument("--steps", type=_steps, default=None, help=_STEPS_HELP)
         p.add_argument("--objective", choices=["standard", "stretched"], default=None,
                        help="standard: x1² + 2·x2²; stretched: 0.1·x1² + 2·x2²")
 
     p = _sub(sub, "sgd", "SGD with noisy gradients and a decaying learning rate on x1² + 2·x2²")
-    p.add_argument("--lr", type=positive_float, default=0.1, help="learning rate (> 0)")
+    p.add_argument("--lr", type=parse("lab_lr"), default=0.1, help="learning rate (> 0)")
     p.add_argument("--steps", type=_steps, default=50, help=_STEPS_HELP)
-    p.add_argument("--noise", type=float_in(0), default=1.0, help="standard deviation of the gradient noise (>= 0)")
-    p.add_argument("--seed", type=seed, default=0, help="seed of the gradient noise, 0 to 2**63 - 1")
+    p.add_argument("--noise", type=parse("lab_noise"), default=1.0,
+                   help="standard deviation of the gradient noise (>= 0)")
+    p.add_argument("--seed", type=parse("seed"), default=0, help="seed of the gradient noise, 0 to 2**32 - 1")
     p.add_argument("--schedule", choices=["constant", "exponential", "polynomial", "all"], default="all")
 
     p = _sub(sub, "newton", "Newton's method on cosh(0.5x) and on the non-convex x·cos(0.15πx)")
-    p.add_argument("--x0", type=float_in(), default=10.0,
+    p.add_argument("--x0", type=parse("lab_x0"), default=10.0,
                    help="starting point: |x0| < 1420.95 (cosh(0.5x) overflows beyond) and x0 != 0 (f''(0) = 0 "
                         "for x·cos(0.15πx), where the Newton step is undefined)")
     p.add_argument("--steps", type=_steps, default=10, help=_STEPS_HELP)
-    p.add_argument("--damped-eta", type=float_in(0, 1, low_open=True), default=0.5,
+    p.add_argument("--damped-eta", type=parse("lab_damped_eta"), default=0.5,
                    help="learning rate of the damped run, in (0, 1]: a larger one does not damp the step")
 
     p = _sub(sub, "convexity", "convexity and Jensen checks; local minimum and saddle point plots")
-    p.add_argument("--samples", type=int_in(1, MAX_SAMPLES), default=10_000,
-                   help=f"random chords per function, 1 to {MAX_SAMPLES}")
-    p.add_argument("--seed", type=seed, default=0, help="random seed, 0 to 2**63 - 1")
+    p.add_argument("--samples", type=parse("lab_samples"), default=10_000,
+                   help=f"random chords per function, {RANGES['lab_samples'].describe()}")
+    p.add_argument("--seed", type=parse("seed"), default=0, help="random seed, 0 to 2**32 - 1")
 
     p = _sub(sub, "compare", "airfoil regression: GD, SGD, minibatch, momentum … Adam vs torch.optim")
     p.add_argument("--data", default="airfoil", help="'airfoil' (looked up in --data-dir) or a .dat file")
     p.add_argument("--data-dir", default=None, help="data folder (default: $DIVEKIT_DATA, else ./data)")
-    p.add_argument("--seed", type=seed, default=0, help="random seed, 0 to 2**63 - 1")
+    p.add_argument("--seed", type=parse("seed"), default=0, help="random seed, 0 to 2**32 - 1")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
 
 

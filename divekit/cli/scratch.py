@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from divekit.options import int_in, seed
+from divekit.options import RANGES, parse
 from divekit.scratch.lessons import LESSONS
 
 
@@ -16,9 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="LESSON",
         help=f"lesson to run, one of: {', '.join(LESSONS)} (none: list them)",
     )
-    parser.add_argument("--seed", type=seed, default=0, help="random seed, 0 to 2**63 - 1 (default: 0)")
+    parser.add_argument("--seed", type=parse("seed"), default=0, help="random seed, 0 to 2**32 - 1 (default: 0)")
     parser.add_argument(
-        "--epochs", type=int_in(1), default=None, help="epochs to train, >= 1 (default: the lesson's own)"
+        "--epochs", type=parse("epochs"), default=None,
+        help=f"epochs to train, {RANGES['epochs'].describe()} (default: the lesson's own)"
     )
     parser.add_argument("--runs-dir", default=None, help="where run directories are created (default: runs)")
 

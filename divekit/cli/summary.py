@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import ast
+import math
 from typing import TYPE_CHECKING
 
 from divekit.errors import ConfigError
-from divekit.options import int_in
+from divekit.options import RANGES, parse
+
+MAX_INPUT_ELEMENTS = 64 * 2**20  # a zero batch of 256 MiB in float32, and the activations it makes
 
 if TYPE_CHECKING:  # torch is imported only when a command runs, so 'divekit --help' stays fast
     from torch import nn
@@ -20,9 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", type=_shape, default=(1, 1, 28, 28), metavar="BxCxHxW",
                         help="input batch shape, batch first (default: 1x1x28x28); a registered image model "
                              "takes BxCxHxW or CxHxW (batch 1) and is built for the shape without the batch axis")
-    parser.add_argument("--classes", type=int_in(1), default=10,
-                        help="number of classes, ≥ 1 (registered models; default: 10)")
-    parser.add_argument("--width", type=float, default=None, help="channel-width multiplier (zoo models)")
+    parser.add_argument("--classes", type=parse("classes"), default=10,
+                        help=f"number of classes, {RANGES['classes'].describe()} (registered models; default: 10)")
+    parser.add_argument("--width", type=parse("width"), default=None, help="channel-width multiplier (zoo models)")
     parser.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
                         help="another builder option, e.g. -o variant=torchvision -o stem=small (repeatable)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
@@ -33,8 +36,13 @@ def _shape(text: str) -> tuple[int, ...]:
         shape = tuple(int(s) for s in text.lower().replace("×", "x").split("x"))
     except ValueError:
         shape = ()
-    if not shape or min(shape) < 1:
-        raise argparse.ArgumentTypeError(f"expected a shape like 1x1x28x28 (positive integers), got {text!r}")
+    side = RANGES["input_side"]
+    if not shape or not all(side.accepts(n) for n in shape):
+        raise argparse.ArgumentTypeError(f"expected a shape like 1x1x28x28, each dimension {side.describe()}, "
+                                         f"got {text!r}")
+    if math.prod(shape) > MAX_INPUT_ELEMENTS:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_INPUT_ELEMENTS:,} input elements in all "
+                                         f"(the summary runs the model on a batch of zeros), got {text!r}")
     return shape
 
 
