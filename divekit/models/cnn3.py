@@ -1,10 +1,10 @@
 """The nets grown for the ``fmnist-93`` recipe (a few minutes of CPU training).
 
-``cnn3`` (the recipe's net since the seventh session)::
+``cnn3`` (the recipe's net)::
 
     [B, C, 28, 28] ─conv·pool→ c1 @14×14 ─conv·pool→ c2 @7×7 ─conv·pool→ c3 @3×3 ─flatten→ linear → [B, classes]
 
-``fast93`` (the recipe's net before; kept for comparison)::
+``fast93`` (a space-to-depth variant, for comparison)::
 
     [B, C, 28, 28] ─PixelUnshuffle(2)→ [B, 4C, 14, 14] ─conv·pool→ c1 @7×7 ─(residual block)×blocks
       ─conv·pool→ c2 @3×3 ─conv (last_kernel)→ c3 @3×3 ─flatten→ linear → [B, classes]
@@ -62,7 +62,7 @@ def cnn3(in_shape, num_classes, channels: tuple[int, int, int] | list[int] = (16
 
     Where ``fast93``'s space-to-depth stem halves the image first, this net keeps a thin first layer at full
     resolution (most multiply-adds are still at 14×14 and 7×7); on the validation split it learned more per
-    second of CPU (docs/benchmarks.md, seventh session)."""
+    second of CPU (docs/benchmarks.md, "How the recipes were chosen")."""
     c1, c2, c3 = (max(4, round(k * width)) for k in channels)
     body = nn.Sequential(*conv_pool_bn(in_shape[0], c1), *conv_pool_bn(c1, c2),
                          *conv_pool_bn(c2, c3, ceil=ceil))

@@ -13,15 +13,13 @@ whose forward pass runs two patterns through fused code when the activations are
 - ``Conv2d`` (groups 1, 2–15 input channels, a kernel of 5 or more: LeNet's second convolution): forward and
   weight gradient as usual (channels-last); the input gradient ``dx = conv_transpose(dy, W)`` is computed in
   NCHW, where oneDNN's kernel is faster for these small convolutions, and handed back channels-last. For 3×3
-  convolutions with more channels the channels-last input gradient is faster (seventh session, two threads,
-  whole training step at batch 256, interleaved, best of 6: ``fast93`` 48.9 → 43.8 ms, ``fastcnn`` 16.0 →
-  14.9 ms without the NCHW path; the 48→96 conv's input gradient alone 6.0 ms channels-last, 9.4 ms NCHW).
+  convolutions with more channels the channels-last input gradient is faster (the 48→96 convolution's input
+  gradient at batch 256, two threads: 6.0 ms channels-last, 9.4 ms NCHW), so they keep the plain path.
 
-Measured on the 2-core AVX2 CPU, one thread, CPU time inside a channels-last LeNet training step at batch 256
-(ms, min of 30 steps): ``σ+pool`` layer 1 forward 3.1 → 2.0, backward 2.5 → 2.0, layer 2 backward
-1.9 → 0.6; conv 2 backward 8.1 → 6.6; the whole step 26–28 → 22.5–24. The grayscale first convolution is
-left to oneDNN: channels-last, its weight gradient takes 2.6 ms (NCHW 9.4 ms), faster than the formulations
-tried (im2col + matmul, batch-as-channels convolution: 6–7 ms; NCHW forward: no gain).
+The grayscale first convolution is left to oneDNN: channels-last, its weight gradient takes 2.6 ms (NCHW 9.4 ms),
+faster than im2col + matmul or a batch-as-channels convolution (6–7 ms). Measured on 2 cores of an AMD EPYC
+(AVX2, no native bf16), one thread, batch 256, CPU time of a channels-last LeNet training step (min of 30
+steps): 22.5–24 ms with these formulations, 26–28 ms with the plain layers.
 
 Anything else (other layers, NCHW activations, autocast, hooks such as ``divekit summary``'s, GPU tensors,
 lazy modules) takes the plain module path, so the fast path never changes what a model computes or reports.
@@ -122,7 +120,7 @@ def _conv_ok(m: nn.Module) -> bool:
 
 def _nchw_input_grad_pays(m: nn.Conv2d) -> bool:
     """LeNet-like convolutions only (a kernel of 5 or more, a few input channels): there the NCHW input gradient
-    was faster; for 3×3 convolutions of ``fastcnn``/``fast93`` it made the whole step 7–14 % slower."""
+    is faster; for the 3×3 convolutions of ``fastcnn``/``fast93`` it makes the whole step 7–14 % slower."""
     return 1 < m.in_channels < 16 and min(m.kernel_size) >= 5
 
 
