@@ -6,9 +6,9 @@ Usage::
         [--divekit-python PY ...] [--chapter FILE] [--epochs N] [--out FILE]
 
 ``--book-python`` is an interpreter with ``d2l==0.17.6`` (and torch/torchvision) installed, kept outside the
-repository (see docs/benchmarks.md, "Book"). Each run executes the chapter file in a subprocess, in a fresh
-temporary folder whose ``../data`` holds Fashion-MNIST laid out as torchvision expects (from
-``$DIVEKIT_DATA/fashion-mnist``); the only difference is the import line (``from d2l import torch as d2l`` for
+repository (see docs/benchmarks.md, "The book's LeNet chapter"). Each run executes the chapter file in a
+subprocess, in a fresh temporary folder whose ``../data`` holds Fashion-MNIST laid out as torchvision expects
+(from ``$DIVEKIT_DATA/fashion-mnist``); the only difference is the import line (``from d2l import torch as d2l`` for
 the book, ``from divekit import d2l`` for divekit). ``--divekit-python`` may be repeated (default: this
 interpreter); passing the book's interpreter too compares on the very same torch build. ``--epochs`` rewrites
 the chapter's ``num_epochs`` (a smoke run; the benchmark keeps the chapter's 10). Prints JSON: wall seconds,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 12's GPU checks in one go, for a lent GPU machine whose python3 has torch with CUDA.
+# The GPU checks of docs/benchmarks.md in one go, for a GPU machine whose python3 has torch with CUDA.
 #
 # Runs from the repository root without installing (PYTHONPATH); the data comes from $DIVEKIT_DATA (with a
 # fashion-mnist/ folder in it). Each step has its own time limit, so one that fails or hangs leaves the rest.

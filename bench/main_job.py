@@ -1,4 +1,4 @@
-"""Benchmarks of the foundation issue, each against its baseline in the same run (ratios, not absolutes).
+"""The main training benchmarks, each against its baseline in the same run (ratios, not absolutes).
 
 - ``main``: ``divekit train`` with its defaults (whole command: start-up, data loading, training, test)
   against a careful plain PyTorch script (bench/baselines/plain_cnn.py).
@@ -7,7 +7,7 @@
   workers, and ``train_ch6``'s loop with its per-step metrics and per-epoch test accuracy
   (bench/baselines/book_lenet.py).
 - ``fmnist93``: ``divekit train --recipe fmnist-93`` against its target (≥ 93.5 % test accuracy within 180 s
-  for the whole command); no baseline runs (the issue's reference, a plain 3-block BN-CNN, is quoted in
+  for the whole command); no baseline runs (the reference point, a plain 3-block BN-CNN, is quoted in
   docs/benchmarks.md). Not part of ``all``: one run takes about 3 minutes.
 
 Each configuration runs as its own process, interleaved with its baseline, ``--repeat`` times.

@@ -21,9 +21,9 @@ same subprocess.
 Prints one JSON line per measurement and one summary line per model.
 Usage: python bench/overhead.py [--models mlp,fastcnn] [--steps N] [--repeat N] [--threads N] [--no-control]
                                 [--device cuda] [--lightning-python LIGHTNING_ENV/bin/python] [--lightning-repeat N]
-By default each run is short (100 MLP steps, 10 ``fastcnn`` steps) and repeated 60 times: on this shared machine
-slow spells last seconds, and many short interleaved runs spread them over the arms evenly (two identical hand
-loops came within 0.7 % of each other this way, against up to ±3 % with 16 runs of 1,000 steps).
+By default each run is short (100 MLP steps, 10 ``fastcnn`` steps) and repeated 60 times: on a shared machine
+slow spells last seconds, and many short interleaved runs spread them over the arms evenly (on 2 shared cores two
+identical hand loops came within 0.7 % of each other this way, against up to ±3 % with 16 runs of 1,000 steps).
 """
 
 from __future__ import annotations
