@@ -201,7 +201,7 @@ def test_nested_sequentials_and_other_models_are_untouched_otherwise():
 
 
 def test_three_by_three_convs_keep_the_channels_last_input_gradient():
-    """The NCHW input gradient is for LeNet's 5×5 conv only: for 3×3 nets (fast93, fastcnn) it was slower."""
+    """The NCHW input gradient is for LeNet's 5×5 conv only: for 3×3 nets (fast93, fastcnn) it is slower."""
     model = speed_up(build_model("fast93", (1, 28, 28), 10))
     x = torch.rand(4, 1, 28, 28).contiguous(memory_format=CL)
     assert "_ConvNCHWInputGradBackward" not in _graph_nodes(model(x))

@@ -44,7 +44,7 @@ def test_int_ranges_and_seed():
 def test_threads_bound_follows_the_machine():
     threads = RANGES["threads"]
     assert threads.parse(str(max_threads())) == max_threads()
-    for text in ("0", "100000", "3000000000"):  # 100,000 threads crashed OpenMP; 3e9 overflowed torch's int
+    for text in ("0", "100000", "3000000000"):  # 100,000 threads crash OpenMP; 3e9 overflows torch's int
         with pytest.raises(argparse.ArgumentTypeError, match=rf"from 1 to {max_threads()}"):
             threads.parse(text)
 

@@ -10,8 +10,8 @@ from torch import nn
 
 from divekit.data.loader import TensorLoader
 from divekit.errors import ConfigError
-from divekit.train.config import TrainConfig
-from divekit.train.fit import evaluate, shifted, tta_probabilities
+from divekit.training.config import TrainConfig
+from divekit.training.fit import evaluate, shifted, tta_probabilities
 
 
 def moved_by_hand(x: torch.Tensor, dy: int, dx: int, fill: float) -> torch.Tensor:
@@ -43,7 +43,7 @@ def test_tta_probabilities_weights_the_views_as_documented():
     p = lambda v: net(v).softmax(1)  # noqa: E731
     with torch.no_grad():
         torch.testing.assert_close(tta_probabilities(net, x), p(x), rtol=0, atol=0)
-        # flips alone: exactly the old (image + mirror) / 2, so existing runs evaluate bit for bit as before
+        # flips alone: exactly (image + mirror) / 2, bit for bit
         assert torch.equal(tta_probabilities(net, x, flip=True), (p(x) + p(x.flip(3))) / 2)
         moves = [(1, 0), (-1, 0), (0, 1), (0, -1)]
         expected = 0

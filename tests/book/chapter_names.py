@@ -1,7 +1,7 @@
 """Which ``d2l.<name>`` each chapter of the book's PyTorch code uses, as a generated table.
 
 ``python tests/book/chapter_names.py`` parses every chapter in ``../shared/d2l-chapters`` (or ``--chapters``),
-adds the chapters of the issue's scope that are not extracted there (``OTHER_CHAPTERS``, read by hand from
+adds the chapters in divekit's scope that are not extracted there (``OTHER_CHAPTERS``, read by hand from
 the ``#@tab pytorch`` / ``#@tab all`` cells of d2l-ai/d2l-zh), and writes ``chapter_names.json`` next to this
 file; ``--markdown`` prints the table for docs/book.md. ``tests/test_d2l_names.py`` checks that every listed
 name exists in ``divekit.d2l`` and that the JSON matches the chapters when they are present.
