@@ -98,7 +98,7 @@ def mistakes(pred: Predictions, limit: int = MAX_MISTAKES) -> str:
 def confusion_table(matrix, classes: tuple[str, ...] | list[str]) -> str:
     """Counts of (true row, predicted column) as an HTML table shaded by count (the diagonal is what went
     right); with more than ``TABLE_CLASSES`` classes a figure instead. A table reads exactly and costs no
-    drawing (a matplotlib heat map took ~0.45 s, a fifth of the end of a short run)."""
+    drawing (a matplotlib heat map takes ~0.45 s, a fifth of the end of a short run)."""
     if len(classes) > TABLE_CLASSES:
         return h.img(confusion_png(matrix, classes), "confusion matrix")
     top = max(int(matrix.max()), 1)
