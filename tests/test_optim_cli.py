@@ -181,9 +181,9 @@ def test_bad_compare_data_names_the_file_and_creates_no_run_directory(tmp_path, 
 @pytest.mark.parametrize(
     "argv",
     [
-        ["gd1d", "--lr", "1e308"],  # the step overflows to inf: was a crash drawing the curve
+        ["gd1d", "--lr", "1e308"],  # the step overflows to inf: the curve is still drawn
         ["gd1d", "--lr", "10", "--steps", "300"],  # x grows past the float range
-        ["gd1d", "--x0", "1e200", "--lr", "0.2"],  # x**2 of a Python float raised OverflowError
+        ["gd1d", "--x0", "1e200", "--lr", "0.2"],  # x**2 of a Python float raises OverflowError
     ],
 )
 def test_gd1d_that_overflows_reports_divergence(tmp_path, capsys, argv):
