@@ -11,8 +11,8 @@ from divekit.cli import build_parser, main
 from divekit.data.split import train_valid_split
 from divekit.errors import ConfigError, DataError
 from divekit.models.registry import build_model
-from divekit.train.config import TrainConfig
-from divekit.train.rundir import write_config
+from divekit.training.config import TrainConfig
+from divekit.training.rundir import write_config
 
 
 def one_error_line(capsys) -> str:
@@ -51,7 +51,7 @@ def test_config_refuses_values_that_fail_or_mislead_later(settings, message):
 
 
 def test_an_unknown_device_names_the_choices():
-    from divekit.train.device import resolve_device
+    from divekit.training.device import resolve_device
 
     with pytest.raises(ConfigError, match="--device 'nonsense': expected auto, cpu, cuda or cuda:N"):
         resolve_device("nonsense")
@@ -65,8 +65,9 @@ def test_a_validation_fraction_that_leaves_a_part_empty_is_a_data_error():
         train_valid_split(labels, 0.01)
 
 
-@pytest.mark.parametrize(("options", "message"), [({"hidden": 0}, "hidden widths must be integers ≥ 1"),
-                                                  ({"dropout": 1.5}, r"dropout must be in \[0, 1\)")])
+@pytest.mark.parametrize(("options", "message"), [
+    ({"hidden": 0}, "--hidden: expected an integer from 1 to 65536, got 0"),
+    ({"dropout": 1.5}, r"--dropout: expected a number in \[0, 1\), got 1.5")])
 def test_mlp_options_out_of_range_are_config_errors(options, message):
     for name in ("mlp", "tabular-mlp"):
         with pytest.raises(ConfigError, match=message):
@@ -74,7 +75,7 @@ def test_mlp_options_out_of_range_are_config_errors(options, message):
 
 
 def test_an_image_net_on_table_rows_is_refused_before_training():
-    from divekit.train.tabular import check_takes_rows
+    from divekit.training.tabular import check_takes_rows
 
     for name in ("lenet", "fastcnn"):
         with pytest.raises(ConfigError, match=f"--model {name} does not take table rows.*choose linear, tabular-mlp"):
@@ -137,7 +138,7 @@ def test_predict_refuses_options_of_another_kind_of_run(tmp_path, capsys, data, 
 
 
 def test_the_run_writer_tells_later_callbacks_where_the_run_is(tmp_path):
-    from divekit.train.run import RunWriter
+    from divekit.training.run import RunWriter
 
     state = argparse.Namespace(extra={})
     RunWriter(tmp_path).on_train_start(state)
@@ -172,7 +173,7 @@ def test_datasets_lists_every_kind_and_refuses_an_unknown_download(capsys, tmp_p
 
 
 def test_an_interrupted_run_says_how_to_continue(tmp_path, capsys):
-    from divekit.train.run import train_run
+    from divekit.training.run import train_run
 
     class CtrlC:
         def on_epoch_end(self, state):
@@ -220,7 +221,7 @@ def test_options_of_another_kind_of_data_are_refused(tmp_path, capsys, argv, mes
 
 @pytest.mark.parametrize("native", [True, False])
 def test_fmnist93_warns_where_bf16_is_not_native(monkeypatch, capsys, native):
-    import divekit.train.device as device
+    import divekit.training.device as device
     from divekit.cli.kfold import training_config
     from divekit.cli.train import warn_slow_recipe
 

@@ -35,4 +35,4 @@ def test_only_an_unknown_name_lists_the_inspect_models(capsys):
     assert "unknown model 'nope'" in err and "mlp-sigmoid-deep" in err and "alexnet" in err
     with pytest.raises(ConfigError) as info:
         build("alexnet", (1, 28, 28), 10)
-    assert "too small" in str(info.value) and "inspect models" not in str(info.value)
+    assert "needs inputs of at least 65×65 px" in str(info.value) and "inspect models" not in str(info.value)

@@ -218,17 +218,17 @@ def test_inception_vgg_and_nin_blocks():
 # ---- errors ----
 
 def test_too_small_input_names_the_minimum_size():
-    with pytest.raises(ConfigError, match=r"alexnet: a 28×28 input .* at least 65×65 px.*resize"):
+    with pytest.raises(ConfigError, match=r"model alexnet needs inputs of at least 65×65 px, got 28×28; resize"):
         build_model("alexnet", (1, 28, 28), 10)
 
 
 @pytest.mark.parametrize("options, match", [
-    ({"width": 0}, "width must be a positive"),
-    ({"width": "wide"}, "width must be a positive"),
+    ({"width": 0}, r"--width: expected a number in \(0, 16\], got 0"),
+    ({"width": "wide"}, r"--width: expected a number in \(0, 16\], got 'wide'"),
     ({"variant": "keras"}, "variant must be one of"),
     ({"stem": "tiny"}, "stem must be one of"),
     ({"depth": 12}, "depth must be one of"),
-    ({"colour": True}, "unexpected keyword"),
+    ({"colour": True}, "model resnet18 takes no -o colour option .*its options: width, variant, stem"),
 ])
 def test_bad_options(options, match):
     name = "vgg" if "depth" in options else "resnet18"
@@ -237,5 +237,5 @@ def test_bad_options(options, match):
 
 
 def test_bad_in_shape():
-    with pytest.raises(ConfigError, match="in_shape must be"):
+    with pytest.raises(ConfigError, match=r"model resnet18 cannot take inputs of shape \(28, 28\).*\(channels, height"):
         build_model("resnet18", (28, 28), 10)

@@ -6,16 +6,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from divekit.errors import ConfigError
+from divekit.models.checks import check_in_shape, check_input_size, check_num_classes, check_options
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A registered model: ``build(in_shape, num_classes, **options) -> nn.Module``."""
+    """A registered model: ``build(in_shape, num_classes, **options) -> nn.Module``.
+
+    ``suggested_side``: for an image model built for larger images, a side it trains well at on a CPU, offered
+    when an input is too small for it.
+    """
 
     name: str
     build: Callable
     description: str
     kind: str = "image"  # what data it expects: image, tabular or text
+    suggested_side: int | None = None
 
 
 MODELS: dict[str, ModelEntry] = {}
@@ -24,11 +30,11 @@ MODEL_MODULES = ["divekit.models.simple", "divekit.models.zoo", "divekit.models.
                  "divekit.models.cnn3"]
 
 
-def register(name: str, description: str, kind: str = "image") -> Callable:
+def register(name: str, description: str, kind: str = "image", suggested_side: int | None = None) -> Callable:
     """Decorator adding a builder function to the registry under ``name``."""
 
     def deco(fn: Callable) -> Callable:
-        MODELS[name] = ModelEntry(name, fn, description, kind)
+        MODELS[name] = ModelEntry(name, fn, description, kind, suggested_side)
         return fn
 
     return deco
@@ -54,13 +60,23 @@ def list_models() -> list[ModelEntry]:
 def build_model(name: str, in_shape: tuple[int, ...] = (1, 28, 28), num_classes: int = 10, **options):
     """Build the model registered as ``name`` for inputs of ``in_shape`` (without batch) and ``num_classes``.
 
+    The arguments are checked first (``divekit.models.checks``): ``in_shape``, ``num_classes`` and the
+    ``width``/``hidden``/``dropout`` options against the option table, option names against the builder's
+    parameters, and an image model's input size by a build on the meta device.
+
     Raises:
-        ConfigError: unknown model name or options it does not take.
+        ConfigError: unknown model name, an argument out of range, an option the model does not take, or an
+            input too small for the network (the message gives the smallest size and how to resize).
     """
     _load_all()
     if name not in MODELS:
         raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}")
+    entry = MODELS[name]
+    shape, num_classes = check_in_shape(in_shape), check_num_classes(num_classes)
+    check_options(name, entry.build, options)
     try:
-        return MODELS[name].build(tuple(in_shape), int(num_classes), **options)
-    except TypeError as e:
-        raise ConfigError(f"model {name!r}: {e}") from None
+        if entry.kind == "image":
+            check_input_size(name, entry.build, shape, num_classes, options, entry.suggested_side)
+        return entry.build(shape, num_classes, **options)
+    except (TypeError, ValueError) as e:  # an option value of the wrong type or form, found by the builder
+        raise ConfigError(f"model {name}: {e}") from None

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from divekit.models.registry import register
+from divekit.options import check
 
 
 def _flat(in_shape: tuple[int, ...]) -> int:
@@ -31,12 +32,9 @@ def softmax_regression(in_shape, num_classes):
 
 @register("mlp", "multilayer perceptron: flatten → [linear → ReLU (→ dropout)]×k → linear")
 def mlp(in_shape, num_classes, hidden: tuple[int, ...] | int = 256, dropout: float = 0.0):
-    hidden = (hidden,) if isinstance(hidden, int) else tuple(hidden)
-    # TypeError: build_model reports it as a bad option of this model
-    if not all(isinstance(h, int) and h >= 1 for h in hidden):
-        raise TypeError(f"hidden widths must be integers ≥ 1, got {hidden}")
-    if not 0.0 <= dropout < 1.0:
-        raise TypeError(f"dropout must be in [0, 1), got {dropout}")
+    hidden = tuple(hidden) if isinstance(hidden, (list, tuple)) else (hidden,)
+    for h in hidden:  # build_model lets 0 through (fastcnn's "no hidden layer"); an MLP layer needs a unit
+        check("hidden", h)
     layers: list[nn.Module] = [nn.Flatten()]
     width = _flat(in_shape)
     for h in hidden:
@@ -72,11 +70,9 @@ def xavier_init(model: nn.Module) -> nn.Module:
 
 @register("lenet", "the book's LeNet-5: sigmoid, average pooling, Xavier init (d2l chapter 6.6)")
 def lenet(in_shape, num_classes):
-    """The book's LeNet (same layers, parameter names and maths), made faster on a CPU by
-    ``divekit.speed.lenet.speed_up``: channels-last, fused sigmoid → pool pairs, NCHW input gradient of conv 2."""
-    from divekit.speed.lenet import speed_up
-
-    return speed_up(xavier_init(_lenet(in_shape, num_classes, bn=False)))
+    """The book's LeNet, as written. Training runs it through a fast path with the same maths
+    (``divekit.speed``: fused sigmoid → pool pairs, an NCHW input gradient for conv 2)."""
+    return xavier_init(_lenet(in_shape, num_classes, bn=False))
 
 
 @register("lenet-bn", "LeNet with batch norm after every conv/linear layer (d2l chapter 7.5)")

@@ -48,13 +48,9 @@ def scaled(channels: int, width: float) -> int:
     return max(1, round(channels * width))
 
 
-def _check(name: str, in_shape: tuple[int, ...], num_classes: int, width: float) -> None:
-    if len(in_shape) != 3 or any(int(s) < 1 for s in in_shape):
-        raise ConfigError(f"{name}: in_shape must be (channels, height, width) of positive sizes, got {in_shape}")
-    if num_classes < 1:
-        raise ConfigError(f"{name}: num_classes must be ≥ 1, got {num_classes}")
-    if not isinstance(width, int | float) or not width > 0:
-        raise ConfigError(f"{name}: width must be a positive number (a channel multiplier), got {width!r}")
+def zoo_model(name: str, description: str) -> Callable:
+    """``register`` for an image model of the zoo, with the input side it trains well at (``SUGGESTED``)."""
+    return register(name, description, suggested_side=SUGGESTED[name][0])
 
 
 def _choice(name: str, option: str, value, allowed: Sequence) -> None:
@@ -62,42 +58,12 @@ def _choice(name: str, option: str, value, allowed: Sequence) -> None:
         raise ConfigError(f"{name}: {option} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
 
 
-def _output_shape(make: Callable[[], nn.Module], in_shape: tuple[int, ...]) -> torch.Size | None:
-    """Output shape of ``make()`` (in eval mode) for one ``in_shape`` image on the meta device, or None
-    when the image is too small for the network's strides and pools."""
+def _flat_size(make: Callable[[], nn.Module], in_shape: tuple[int, ...]) -> int:
+    """Features ``make()`` (in eval mode, ending in ``Flatten``) gives one ``in_shape`` image, worked out on the
+    meta device (no compute). An image too small for its strides and pools raises torch's ``RuntimeError``,
+    which ``build_model``'s size check turns into a message with the smallest size that fits."""
     with torch.device("meta"):
-        try:
-            return make().eval()(torch.empty(1, *in_shape)).shape
-        except RuntimeError:
-            return None
-
-
-def _dry_run(name: str, make: Callable[[], nn.Module], in_shape: tuple[int, int, int]) -> torch.Size:
-    """Output shape of ``make()`` for one ``in_shape`` image, worked out on the meta device (no compute).
-
-    Raises:
-        ConfigError: the image is too small; the message gives the smallest square size that fits.
-    """
-    shape = _output_shape(make, in_shape)
-    if shape is not None:
-        return shape
-    lo, hi = min(in_shape[1:]), 4096  # the smallest side that fits lies in (lo, hi]
-    if _output_shape(make, (in_shape[0], hi, hi)) is None:
-        raise ConfigError(f"{name}: cannot build this network for inputs of shape {tuple(in_shape)}")
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if _output_shape(make, (in_shape[0], mid, mid)) is not None else (mid, hi)
-    side = max(hi, SUGGESTED.get(name, (hi, 1.0))[0])
-    # one message for every caller: command-line users resize with an option, Python users on the loader
-    raise ConfigError(f"{name}: a {in_shape[1]}×{in_shape[2]} input is too small for this network, which needs "
-                      f"at least {hi}×{hi} px; resize the images: --resize {side} (divekit train), --input "
-                      f"1x{in_shape[0]}x{side}x{side} (divekit summary), or TensorLoader(resize=({side}, {side})) "
-                      f"in Python")
-
-
-def _build(name: str, make: Callable[[], nn.Module], in_shape: tuple[int, int, int]) -> nn.Module:
-    _dry_run(name, make, in_shape)
-    return make()
+        return make().eval()(torch.empty(1, *in_shape)).shape[1]
 
 
 def _dense_head(flat: int, hidden: int, num_classes: int, dropout: float) -> list[nn.Module]:
@@ -107,14 +73,14 @@ def _dense_head(flat: int, hidden: int, num_classes: int, dropout: float) -> lis
             nn.Linear(hidden, num_classes)]
 
 
-def _conv_then_dense(name: str, features: Callable[[], list[nn.Module]], in_shape: tuple[int, int, int],
+def _conv_then_dense(features: Callable[[], list[nn.Module]], in_shape: tuple[int, int, int],
                      num_classes: int, hidden: int, dropout: float) -> nn.Sequential:
     """``features`` (ending in ``Flatten``) followed by the dense head sized for ``in_shape``."""
-    flat = _dry_run(name, lambda: nn.Sequential(*features()), in_shape)[1]
+    flat = _flat_size(lambda: nn.Sequential(*features()), in_shape)
     return nn.Sequential(*features(), *_dense_head(flat, hidden, num_classes, dropout))
 
 
-@register("alexnet", "AlexNet (d2l): 5 convs and 3 dense layers; needs ≥ 65 px inputs (resize Fashion-MNIST)")
+@zoo_model("alexnet", "AlexNet (d2l): 5 convs and 3 dense layers; needs ≥ 65 px inputs (resize Fashion-MNIST)")
 def alexnet(in_shape: tuple[int, int, int], num_classes: int, width: float = 1.0, hidden: int | None = None,
             dropout: float = 0.5) -> nn.Sequential:
     """The book's AlexNet; ``hidden`` dense units default to ``4096 * width``.
@@ -122,7 +88,6 @@ def alexnet(in_shape: tuple[int, int, int], num_classes: int, width: float = 1.0
     At ``in_shape=(1, 224, 224)``, 10 classes: ``[B,1,224,224] -> [B,96,54,54] -> … -> [B,256,5,5] ->
     [B,6400] -> [B,10]``, 46,787,978 parameters.
     """
-    _check("alexnet", in_shape, num_classes, width)
 
     def features() -> list[nn.Module]:
         c96, c256, c384 = (scaled(c, width) for c in (96, 256, 384))
@@ -134,7 +99,7 @@ def alexnet(in_shape: tuple[int, int, int], num_classes: int, width: float = 1.0
                 nn.Conv2d(c384, c256, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
                 nn.Flatten()]
 
-    return _conv_then_dense("alexnet", features, in_shape, num_classes, hidden or scaled(4096, width), dropout)
+    return _conv_then_dense(features, in_shape, num_classes, hidden or scaled(4096, width), dropout)
 
 
 def vgg(conv_arch: Sequence[tuple[int, int]], in_shape: tuple[int, int, int] = (1, 224, 224),
@@ -149,10 +114,10 @@ def vgg(conv_arch: Sequence[tuple[int, int]], in_shape: tuple[int, int, int] = (
             in_channels = out_channels
         return [*blocks, nn.Flatten()]
 
-    return _conv_then_dense("vgg", features, in_shape, num_classes, hidden, dropout)
+    return _conv_then_dense(features, in_shape, num_classes, hidden, dropout)
 
 
-@register("vgg", "VGG (d2l) with depth=11/13/16/19 or arch=((convs, channels), …); ≥ 32 px inputs")
+@zoo_model("vgg", "VGG (d2l) with depth=11/13/16/19 or arch=((convs, channels), …); ≥ 32 px inputs")
 def build_vgg(in_shape: tuple[int, int, int], num_classes: int, width: float = 1.0, depth: int = 11,
               arch: Sequence[tuple[int, int]] | None = None, hidden: int | None = None,
               dropout: float = 0.5) -> nn.Sequential:
@@ -160,7 +125,6 @@ def build_vgg(in_shape: tuple[int, int, int], num_classes: int, width: float = 1
 
     The book's small VGG-11 (channel ratio 4, 4096 hidden units) is ``width=0.25, hidden=4096``.
     """
-    _check("vgg", in_shape, num_classes, width)
     if arch is None:
         _choice("vgg", "depth", depth, sorted(VGG_ARCHS))
         arch = VGG_ARCHS[depth]
@@ -170,17 +134,16 @@ def build_vgg(in_shape: tuple[int, int, int], num_classes: int, width: float = 1
     return vgg(conv_arch, tuple(in_shape), num_classes, hidden or scaled(4096, width), dropout)
 
 
-@register("vgg11", "VGG-11 (d2l): 8 convs in 5 blocks and 3 dense layers; ≥ 32 px inputs")
+@zoo_model("vgg11", "VGG-11 (d2l): 8 convs in 5 blocks and 3 dense layers; ≥ 32 px inputs")
 def vgg11(in_shape: tuple[int, int, int], num_classes: int, width: float = 1.0, hidden: int | None = None,
           dropout: float = 0.5) -> nn.Sequential:
     """VGG-11: ``build_vgg`` with ``depth=11`` (132,863,336 parameters at 3×224×224, 1000 classes)."""
     return build_vgg(in_shape, num_classes, width=width, depth=11, hidden=hidden, dropout=dropout)
 
 
-@register("nin", "Network in Network (d2l): NiN blocks and global average pooling; needs ≥ 67 px inputs")
+@zoo_model("nin", "Network in Network (d2l): NiN blocks and global average pooling; needs ≥ 67 px inputs")
 def nin(in_shape: tuple[int, int, int], num_classes: int, width: float = 1.0, dropout: float = 0.5) -> nn.Sequential:
     """The book's NiN; the last NiN block has ``num_classes`` channels, averaged to the logits."""
-    _check("nin", in_shape, num_classes, width)
     c96, c256, c384 = (scaled(c, width) for c in (96, 256, 384))
 
     def make() -> nn.Sequential:
@@ -192,13 +155,12 @@ def nin(in_shape: tuple[int, int, int], num_classes: int, width: float = 1.0, dr
             nin_block(c384, num_classes, kernel_size=3, strides=1, padding=1),
             nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten())
 
-    return _build("nin", make, in_shape)
+    return make()
 
 
-@register("googlenet", "GoogLeNet (d2l): 9 Inception blocks in 3 stages, global average pooling")
+@zoo_model("googlenet", "GoogLeNet (d2l): 9 Inception blocks in 3 stages, global average pooling")
 def googlenet(in_shape: tuple[int, int, int], num_classes: int, width: float = 1.0) -> nn.Sequential:
     """The book's GoogLeNet: ``Sequential(b1, b2, b3, b4, b5, Linear(1024, num_classes))`` at ``width=1``."""
-    _check("googlenet", in_shape, num_classes, width)
 
     def s(c: int) -> int:
         return scaled(c, width)
@@ -220,7 +182,7 @@ def googlenet(in_shape: tuple[int, int, int], num_classes: int, width: float = 1
             stages.append(nn.Sequential(*blocks, *tail))
         return nn.Sequential(b1, b2, *stages, nn.Linear(channels, num_classes))
 
-    return _build("googlenet", make, in_shape)
+    return make()
 
 
 def _stem(name: str, in_channels: int, out_channels: int, stem: str, bias: bool) -> nn.Sequential:
@@ -247,7 +209,6 @@ def resnet(depth: int, in_shape: tuple[int, int, int], num_classes: int, width: 
     inputs and 1000 classes has torchvision's 11,689,512 (ResNet-18) / 21,797,672 (ResNet-34) parameters.
     """
     name = f"resnet{depth}"
-    _check(name, in_shape, num_classes, width)
     _choice(name, "variant", variant, ("d2l", "torchvision"))
     options = {"bias": variant == "d2l", "bn_shortcut": variant == "torchvision"}
     channels = [scaled(c, width) for c in (64, 128, 256, 512)]
@@ -260,24 +221,24 @@ def resnet(depth: int, in_shape: tuple[int, int, int], num_classes: int, width: 
         return nn.Sequential(_stem(name, in_shape[0], channels[0], stem, options["bias"]), *stages,
                              nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(prev, num_classes))
 
-    return _build(name, make, in_shape)
+    return make()
 
 
-@register("resnet18", "ResNet-18 (d2l, or variant='torchvision'); stem='small' for 28 px inputs")
+@zoo_model("resnet18", "ResNet-18 (d2l, or variant='torchvision'); stem='small' for 28 px inputs")
 def resnet18(in_shape: tuple[int, int, int], num_classes: int, width: float = 1.0, variant: str = "d2l",
              stem: str = "imagenet") -> nn.Sequential:
     """ResNet-18: 2 residual blocks per stage (see ``resnet``)."""
     return resnet(18, in_shape, num_classes, width, variant, stem)
 
 
-@register("resnet34", "ResNet-34 (d2l, or variant='torchvision'); stem='small' for 28 px inputs")
+@zoo_model("resnet34", "ResNet-34 (d2l, or variant='torchvision'); stem='small' for 28 px inputs")
 def resnet34(in_shape: tuple[int, int, int], num_classes: int, width: float = 1.0, variant: str = "d2l",
              stem: str = "imagenet") -> nn.Sequential:
     """ResNet-34: 3, 4, 6, 3 residual blocks per stage (see ``resnet``)."""
     return resnet(34, in_shape, num_classes, width, variant, stem)
 
 
-@register("densenet", "DenseNet (d2l): 4 dense blocks of 4 convs (growth 32) with transition layers")
+@zoo_model("densenet", "DenseNet (d2l): 4 dense blocks of 4 convs (growth 32) with transition layers")
 def densenet(in_shape: tuple[int, int, int], num_classes: int, width: float = 1.0, growth_rate: int | None = None,
              blocks: Sequence[int] = (4, 4, 4, 4), stem: str = "imagenet") -> nn.Sequential:
     """The book's DenseNet: stem (64 channels), dense blocks each adding ``num_convs * growth_rate``
@@ -285,7 +246,6 @@ def densenet(in_shape: tuple[int, int, int], num_classes: int, width: float = 1.
 
     At ``width=1`` the channels run 64 → 192 → 96 → 224 → 112 → 240 → 120 → 248.
     """
-    _check("densenet", in_shape, num_classes, width)
     growth = growth_rate or scaled(32, width)
     if not blocks or min(blocks) < 1 or growth < 1:
         raise ConfigError(f"densenet: blocks must be positive conv counts and growth_rate ≥ 1, got {blocks!r}, "
@@ -303,4 +263,4 @@ def densenet(in_shape: tuple[int, int, int], num_classes: int, width: float = 1.
         return nn.Sequential(*layers, nn.BatchNorm2d(channels), nn.ReLU(), nn.AdaptiveAvgPool2d((1, 1)),
                              nn.Flatten(), nn.Linear(channels, num_classes))
 
-    return _build("densenet", make, in_shape)
+    return make()
