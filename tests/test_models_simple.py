@@ -1,4 +1,4 @@
-"""Every foundation model builds by name and maps a batch to one logit per class."""
+"""Every small model builds by name and maps a batch to one logit per class."""
 
 import pytest
 import torch
