@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import numbers
 import os
 import tempfile
 import time
@@ -71,9 +73,44 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda f: f.write(text), mode="w")
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with what JSON cannot hold made plain: a NaN or infinite float becomes ``None`` (also as a dict
+    key, where it becomes ``"nan"``, ``"inf"`` or ``"-inf"``), numpy and torch numbers and arrays become Python
+    numbers and lists (through ``tolist``), tuples become lists. Anything else is left to the encoder."""
+    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, numbers.Integral):
+        return int(obj)
+    if isinstance(obj, numbers.Real):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {_json_key(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if callable(getattr(obj, "tolist", None)):  # a numpy or torch array or scalar
+        return json_safe(obj.tolist())
+    return obj
+
+
+def _json_key(key: Any) -> Any:
+    return str(key) if isinstance(key, float) and not math.isfinite(key) else key
+
+
+def json_text(obj: Any, indent: int | None = 2) -> str:
+    """``obj`` as strict JSON text (see ``json_safe``); objects JSON has no form for are written as ``str()``."""
+    return json.dumps(json_safe(obj), indent=indent, allow_nan=False, default=str)
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Atomically write ``obj`` as indented JSON."""
-    return write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+    """Atomically write ``obj`` as indented, strict JSON (``json_text``), which any JSON parser reads.
+
+    JSON has no NaN or Infinity (Python's own ``NaN`` token is refused by strict parsers, jq and JavaScript),
+    so a float that is not finite is written as ``null``: the value is undefined. In metrics that means the
+    training diverged (a loss of ``inf`` or ``nan``) or the metric has no value for these numbers; the
+    tabular log-RMSE, for one, is ``null`` when a target is ≤ 0 (it has no logarithm) or the predictions
+    were not finite. A writer that knows why can say so beside the value, in a ``notes`` list of its own.
+    """
+    return write_text(path, json_text(obj) + "\n")
 
 
 def read_json(path: str | os.PathLike) -> Any:

@@ -144,9 +144,9 @@ def run(args: argparse.Namespace) -> int:
         model = build_model(args.model, shape[1:], args.classes, **options)
     result = summary(model, shape)
     if args.json:
-        import json
+        from divekit.runs import json_text
 
-        print(json.dumps(result.to_dict()))
+        print(json_text(result.to_dict(), indent=None))
     else:
         print(result.table())
     return 0
