@@ -1,4 +1,4 @@
-"""Bad input to train/eval/predict answers with one clear line, before anything is written (audit, twelfth session)."""
+"""Bad input to train/eval/predict answers with one clear line, before anything is written."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The small models of the foundation: softmax regression, MLP, LeNet (book and BN) and the fast CNN."""
+"""The small models: softmax regression, MLP, LeNet (book and BN) and the fast CNN."""
 
 from __future__ import annotations
 
@@ -173,10 +173,10 @@ def fastcnn(in_shape, num_classes, width: float = 1.0, whiten: bool = True, hidd
     linear layer of ``hidden`` units with BN/ReLU (0: none) and the output layer; ``width`` multiplies the
     channels and the hidden units.
 
-    The hidden layer replaced a 1×1 conv block (64 → 128 channels at 4×4): on a validation split it scored
-    0.25 % higher (mean of 5 seeds) at ~15 % less time per step. The net was then made 0.75× as wide (32/64/128
-    → 24/48/96) when the default recipe moved to the Muon optimizer: trained with Muon it matches the wider
-    net trained with SGD on validation (0.9187 against 0.9179, 5 seeds) in ~0.65× the time (docs/benchmarks.md)."""
+    On a validation split the hidden layer scores 0.25 % higher than a 1×1 conv block (64 → 128 channels at
+    4×4) in its place (mean of 5 seeds) at ~15 % less time per step. Trained with Muon, as the default recipe
+    does, these widths (24/48 channels, 96 hidden units) match a net 4/3 as wide (32/64/128) trained with SGD
+    (0.9187 against 0.9179 on validation, 5 seeds) in ~0.65× the time (docs/benchmarks.md)."""
     c, h, w = in_shape
     c1, c2 = (max(8, round(k * width)) for k in (24, 48))
     hidden = max(8, round(hidden * width)) if hidden else 0
