@@ -19,6 +19,8 @@ LABELS = {"loss": "loss", "acc": "accuracy", "log_rmse": "log RMSE", "rmse": "RM
 
 History = list[dict[str, Any]]
 CURVES_DPI = 100  # curves.png (and the last live.png, which becomes it); live.png while training: 80
+# matplotlib's tick code overflows on axes near float's limit (1e308); a loss past this has diverged anyway
+PLOT_LIMIT = 1e15
 
 
 def metrics_in(series: dict[str, History]) -> list[str]:
@@ -28,8 +30,32 @@ def metrics_in(series: dict[str, History]) -> list[str]:
     return sorted(found, key=lambda m: (m != "loss", m != "acc", m))
 
 
+def _plottable(value: Any) -> float:
+    """``value`` as a point matplotlib can place: NaN (a gap in the line) for a missing, non-finite or
+    non-numeric value, a finite one clipped to ``±PLOT_LIMIT``."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond float's range
+        return math.nan
+    return min(max(x, -PLOT_LIMIT), PLOT_LIMIT) if math.isfinite(x) else math.nan
+
+
 def _column(history: History, key: str) -> list[float]:
-    return [float(r.get(key, math.nan)) for r in history]
+    return [_plottable(r.get(key, math.nan)) for r in history]
+
+
+def _epochs(history: History) -> list[float]:
+    """Each row's epoch (its position when it has none): the x values of every curve."""
+    return [_plottable(r.get("epoch", j + 1)) for j, r in enumerate(history)]
+
+
+def _clipped(series: dict[str, History], keys: Sequence[str]) -> bool:
+    """Whether some finite value of ``keys`` lies beyond ``±PLOT_LIMIT`` (and so is drawn clipped)."""
+    return any(abs(_plottable(r[k])) >= PLOT_LIMIT for h in series.values() for r in h for k in keys if k in r)
+
+
+def _title(ax, text: str, clipped: bool) -> None:
+    ax.set_title(f"{text} (clipped at ±{PLOT_LIMIT:.0e})" if clipped else text)
 
 
 def integer_epochs(ax) -> None:
@@ -44,7 +70,7 @@ def draw_metric(ax, series: dict[str, History], metric: str) -> None:
     """One metric's panel: every (label, split) pair measured is a line against the epoch."""
     colours = pyplot().rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (label, history) in enumerate(series.items()):
-        epochs = [r.get("epoch", j + 1) for j, r in enumerate(history)]
+        epochs = _epochs(history)
         for split, line, marker in SPLITS:
             key = f"{split}_{metric}"
             if any(key in r for r in history):
@@ -54,7 +80,7 @@ def draw_metric(ax, series: dict[str, History], metric: str) -> None:
                         marker=marker, markersize=3, color=colour, label=name)
     integer_epochs(ax)
     ax.set_ylabel(LABELS.get(metric, metric))
-    ax.set_title(LABELS.get(metric, metric))
+    _title(ax, LABELS.get(metric, metric), _clipped(series, [f"{split}_{metric}" for split, _, _ in SPLITS]))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7 if len(series) > 2 else 9)
 
@@ -63,10 +89,11 @@ def draw_lr(ax, series: dict[str, History]) -> None:
     """The learning rate of each epoch's last step (metrics.csv's ``lr`` column)."""
     for label, history in series.items():
         if any("lr" in r for r in history):
-            ax.plot([r.get("epoch", j + 1) for j, r in enumerate(history)], _column(history, "lr"), "-o",
-                    markersize=3, label=label or "lr")
+            ax.plot(_epochs(history), _column(history, "lr"), "-o", markersize=3, label=label or "lr")
     integer_epochs(ax)
     ax.set_ylabel("learning rate (end of epoch)")
+    if _clipped(series, ["lr"]):
+        _title(ax, "learning rate", True)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
 
@@ -101,7 +128,7 @@ def progress_figure(history: History, epochs: int, fig: Any = None):
         ax.cla()
         if metric == "lr":
             draw_lr(ax, series)
-            ax.set_title("learning rate")
+            _title(ax, "learning rate", _clipped(series, ["lr"]))
         else:
             draw_metric(ax, series, metric)
         ax.set_xlim(0.5, max(epochs, len(history)) + 0.5)
