@@ -58,8 +58,32 @@ def _version() -> str:
     return __version__
 
 
+# 128 + SIGPIPE: the status a shell reports for a Unix tool whose reader went away (``divekit models | head -1``)
+CLOSED_OUTPUT_STATUS = 141
+
+
+def output_closed() -> int:
+    """End quietly after the reader of stdout went away: point stdout at /dev/null, so that no later flush (the
+    interpreter's own at exit included) raises again, and return ``CLOSED_OUTPUT_STATUS`` (Python's documented
+    recipe for SIGPIPE; Python ignores the signal and raises ``BrokenPipeError`` instead)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # a stdout with no file descriptor (a test's capture, say)
+        pass
+    return CLOSED_OUTPUT_STATUS
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``divekit`` console script."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # the output was closed early: what was wanted has been read, so no error
+        return output_closed()
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
@@ -69,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return int(args._run(args) or 0)
+    except BrokenPipeError:
+        raise  # not an error of the command: main ends quietly
     except DivekitError as e:
         if args.debug:
             raise
@@ -92,9 +118,20 @@ def console() -> None:
     Everything a command writes is complete when ``main`` returns (atomic renames, closed files), and
     tearing down torch's modules takes about half a second, which is a tenth of a short run's budget.
     """
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        code = main()
+    except SystemExit as e:  # argparse after --help, --version or a usage error (its message already printed)
+        if not isinstance(e.code, int | None):
+            raise
+        code = e.code or 0
+    try:
+        sys.stdout.flush()  # buffered output meets a closed pipe here when the command wrote little
+    except BrokenPipeError:
+        code = output_closed()
+    try:
+        sys.stderr.flush()
+    except OSError:
+        pass  # stderr is gone too: there is nowhere left to report anything
     os._exit(code)
 
 
