@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,11 @@ from torch import nn
 
 from divekit import d2l
 from divekit.d2l import hub, vision
+from divekit.data import sources
+from divekit.data.catalog import SOURCES
 from divekit.errors import DataError
+
+pytest_plugins = ["local_http"]  # its fixtures: http_root, no_retries, dead_url
 
 
 def test_accumulator_sums_and_resets():
@@ -121,33 +127,52 @@ def test_download_maps_data_hub_names_to_local_files(tmp_path, monkeypatch):
         d2l.download("no_such_data")
 
 
-def test_download_verifies_sha1_into_the_cache_never_cwd(tmp_path, monkeypatch):
+def test_known_files_are_checked_by_sha256_not_the_books_sha1(tmp_path, monkeypatch, http_root, no_retries,
+                                                               dead_url):
     _empty_data(tmp_path, monkeypatch)
-    calls = {}
+    www, url = http_root
+    fake = b"not the time machine"
+    (www / "timemachine.txt").write_bytes(fake)
+    monkeypatch.setitem(d2l.DATA_HUB, "time_machine", (url + "timemachine.txt", hashlib.sha1(fake).hexdigest()))
+    monkeypatch.setitem(SOURCES, "time-machine", replace(SOURCES["time-machine"], mirrors=(dead_url,)))
+    with pytest.raises(DataError, match="checksum mismatch.*SHA-256"):
+        d2l.download("time_machine")  # the entry's SHA-1 fits, but the file is not the published one
+    assert not (sources.cache_dir() / "d2l-misc" / "timemachine.txt").exists()
 
-    def fake_retrieve(url, known_hash, fname, path, progressbar):
-        calls.update(url=url, known_hash=known_hash, path=Path(path))
-        Path(path).mkdir(parents=True, exist_ok=True)
-        (Path(path) / fname).write_text("x")
-        return str(Path(path) / fname)
 
-    pooch = pytest.importorskip("pooch")
-    monkeypatch.setattr(pooch, "retrieve", fake_retrieve)
+def test_download_lands_in_the_cache_never_cwd(tmp_path, monkeypatch, http_root, shared_data):
+    real = shared_data / "d2l-misc" / "airfoil_self_noise.dat"
+    if not real.is_file():
+        pytest.skip(f"{real} not found")
+    _empty_data(tmp_path, monkeypatch)
+    www, url = http_root
+    (www / real.name).write_bytes(real.read_bytes())
+    monkeypatch.setitem(d2l.DATA_HUB, "airfoil", (url + real.name, d2l.DATA_HUB["airfoil"][1]))
     path = Path(d2l.download("airfoil"))
-    assert calls["known_hash"] == "sha1:" + d2l.DATA_HUB["airfoil"][1]
-    assert calls["url"] == d2l.DATA_HUB["airfoil"][0]
-    assert path.parent == calls["path"] and Path.cwd() not in path.parents
+    assert path == sources.cache_dir() / "d2l-misc" / real.name and path.read_bytes() == real.read_bytes()
     assert list(Path.cwd().iterdir()) == []
+    assert d2l.download("airfoil") == str(path)  # found in the cache: no second download
 
 
-def test_unavailable_dataset_says_how_to_get_it(tmp_path, monkeypatch):
+def test_the_books_own_entries_are_found_and_checked_by_their_sha1(tmp_path, monkeypatch, http_root, no_retries):
     _empty_data(tmp_path, monkeypatch)
-    pooch = pytest.importorskip("pooch")
+    www, url = http_root
+    (www / "extra.zip").write_bytes(b"zip bytes")
+    monkeypatch.setitem(d2l.DATA_HUB, "book-extra", (url + "extra.zip", hashlib.sha1(b"zip bytes").hexdigest()))
+    assert d2l.download("book-extra") == str(sources.cache_dir() / "d2l" / "extra.zip")
+    target = tmp_path / "book-data"
+    assert d2l.download("book-extra", str(target)) == str(target / "extra.zip")  # the book's cache_dir argument
+    (www / "ptb.zip").write_bytes(b"other bytes")
+    monkeypatch.setitem(d2l.DATA_HUB, "ptb", (url + "ptb.zip", hashlib.sha1(b"zip bytes").hexdigest()))
+    with pytest.raises(DataError, match="checksum mismatch.*SHA-1"):
+        d2l.download("ptb")
+    assert not (sources.cache_dir() / "d2l" / "ptb.zip").exists()
 
-    def offline(*args, **kwargs):
-        raise ConnectionError("Name or service not known")
 
-    monkeypatch.setattr(pooch, "retrieve", offline)
+def test_unavailable_dataset_says_how_to_get_it(tmp_path, monkeypatch, no_retries, dead_url):
+    _empty_data(tmp_path, monkeypatch)
+    monkeypatch.setitem(d2l.DATA_HUB, "time_machine", (dead_url + "timemachine.txt", d2l.DATA_HUB["time_machine"][1]))
+    monkeypatch.setitem(SOURCES, "time-machine", replace(SOURCES["time-machine"], mirrors=(dead_url,)))
     with pytest.raises(DataError) as err:
         d2l.download("time_machine")
     message = str(err.value)

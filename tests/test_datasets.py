@@ -1,19 +1,26 @@
-"""Dataset lookup order, the bundled sample, user directories, and verified downloads from a local server."""
+"""Dataset lookup order, the bundled sample, user directories, --data-dir checks, and verified downloads from
+a local server (never the internet)."""
 
-import functools
-import http.server
-import threading
+import hashlib
+import subprocess
+import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from divekit.data import download as dl
-from divekit.data.download import content_sha256, download_dataset
+from divekit.cli import main
+from divekit.data import sources
+from divekit.data.catalog import SOURCES
+from divekit.data.download import content_sha256
 from divekit.data.idx import write_idx
 from divekit.data.images import load_dataset
-from divekit.data.registry import DatasetSpec, RemoteFile, candidate_dirs, find_local, locate
-from divekit.errors import DataError
+from divekit.data.registry import DatasetSpec, RemoteFile, candidate_dirs, find_local, idx_files_in, locate
+from divekit.data.tabular import locate_tabular
+from divekit.errors import ConfigError, DataError
+
+pytest_plugins = ["local_http"]  # its fixtures: http_root, no_retries, dead_url
 
 NAMES = {"train_images": "train-images-idx3-ubyte.gz", "train_labels": "train-labels-idx1-ubyte.gz",
          "test_images": "t10k-images-idx3-ubyte.gz", "test_labels": "t10k-labels-idx1-ubyte.gz"}
@@ -50,6 +57,20 @@ def test_lookup_order(tmp_path, monkeypatch):
     assert candidate_dirs("mnist")[-1] == Path("/usr/share/datasets/mnist")
 
 
+def test_every_kind_follows_the_same_lookup_order(tmp_path, monkeypatch):
+    explicit, env = tmp_path / "explicit", tmp_path / "env"
+    for root in (explicit, env):
+        (root / "kaggle-house-prices").mkdir(parents=True)
+        for name in ("kaggle_house_pred_train.csv", "kaggle_house_pred_test.csv"):
+            (root / "kaggle-house-prices" / name).write_text("Id,SalePrice\n1,2\n")
+    monkeypatch.setenv("DIVEKIT_DATA", str(env))
+    assert locate_tabular("house-prices", explicit, download=False)[1].parent == explicit / "kaggle-house-prices"
+    assert locate_tabular("house-prices", download=False)[1].parent == env / "kaggle-house-prices"
+    dirs = sources.candidate_dirs(SOURCES["house-prices"], explicit)
+    assert dirs[:3] == [explicit / "kaggle-house-prices", explicit / "house-prices", explicit]
+    assert dirs[3] == env / "kaggle-house-prices" and dirs[-1] == Path("/usr/share/datasets/house-prices")
+
+
 def test_any_directory_of_idx_files(tmp_path):
     d = make_idx_dir(tmp_path / "mydata", classes=4)
     ds = load_dataset(str(d), "train")
@@ -69,54 +90,133 @@ def test_unknown_name(tmp_path, monkeypatch):
         locate("cifar")
 
 
-@pytest.fixture
-def http_root(tmp_path):
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
+def test_a_data_dir_that_is_no_folder_is_refused_by_every_locator(tmp_path):
+    missing, a_file = tmp_path / "nope", tmp_path / "notes.txt"
+    a_file.write_text("x")
+    for find in (lambda d: load_dataset("fashion-mnist-mini", "train", d),
+                 lambda d: locate("fashion-mnist", d, download=False),
+                 lambda d: locate_tabular("house-prices", d, download=False)):
+        with pytest.raises(ConfigError, match=f"--data-dir {missing}: no such folder"):
+            find(missing)
+        with pytest.raises(ConfigError, match=f"--data-dir {a_file}: a file, expected a folder"):
+            find(a_file)
 
 
-def spec_for(src: Path, mirrors, tamper_role=None) -> DatasetSpec:
+@pytest.mark.parametrize("data, model", [("fashion-mnist-mini", "mlp"), ("house-prices", "linear"),
+                                         ("imdb", "bilstm")])
+def test_train_refuses_a_data_dir_that_is_a_file(tmp_path, capsys, data, model):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    runs = tmp_path / "runs"
+    argv = ["train", "--data", data, "--model", model, "--data-dir", str(a_file), "--runs-dir", str(runs)]
+    assert main([*argv, "--epochs", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: --data-dir {a_file}: a file, expected a folder")
+    assert not runs.exists()
+
+
+def test_datasets_refuses_a_missing_data_dir_in_one_line(capsys):
+    assert main(["datasets", "--data-dir", "/nonexistent"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --data-dir /nonexistent: no such folder")
+
+
+def test_datasets_lists_every_known_dataset_without_importing_torch(tmp_path):
+    code = "import sys; from divekit.cli import main; main(['datasets']); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "False"
+    for name in SOURCES:
+        assert f"\n{name} " in "\n" + out
+
+
+def test_every_download_divekit_knows_is_checked_by_sha256():
+    for spec in SOURCES.values():
+        for file in spec.files.values():
+            if spec.mirrors:
+                assert (file.sha256 or file.content_sha256) and not file.sha1, (spec.name, file.name)
+
+
+def test_the_catalog_sha256_matches_the_shared_copies(shared_data):
+    for name in ("house-prices", "time-machine", "airfoil"):
+        spec = SOURCES[name]
+        for file in spec.files.values():
+            path = shared_data / spec.folder / file.name
+            if not path.is_file():
+                pytest.skip(f"{path} not found")
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == file.sha256, path
+
+
+def spec_for(src: Path, mirrors, tamper_role=None, published=False) -> DatasetSpec:
     files = {}
     for role, name in NAMES.items():
-        digest = content_sha256(src / name)
-        files[role] = RemoteFile(name, "0" * 64 if role == tamper_role else digest)
-    return DatasetSpec("toy", "toy", ("a", "b", "c"), tuple(mirrors), files, 0.5, 0.25)
+        digest = "0" * 64 if role == tamper_role else None
+        if published:
+            files[role] = RemoteFile(name, sha256=digest or hashlib.sha256((src / name).read_bytes()).hexdigest())
+        else:
+            files[role] = RemoteFile(name, content_sha256=digest or content_sha256(src / name))
+    return DatasetSpec("toy", "toy", "images", "toy", files, tuple(mirrors), layout=idx_files_in,
+                       classes=("a", "b", "c"), mean=0.5, std=0.25)
 
 
 def test_download_from_local_server_verifies_and_lands_atomically(http_root, tmp_path):
     root, url = http_root
     make_idx_dir(root)
-    files = download_dataset(spec_for(root, [url]), root=tmp_path / "cache", progress=False)
+    files = sources.fetch_files(spec_for(root, [url]), target=tmp_path / "cache" / "toy", progress=False)
     assert set(files) == set(NAMES) and all(p.is_file() for p in files.values())
-    assert not [p for p in (tmp_path / "cache" / "toy").iterdir() if p.name.endswith((".tmp", ".part"))]
+    assert sorted(p.name for p in (tmp_path / "cache" / "toy").iterdir()) == sorted(NAMES.values())
     assert content_sha256(files["train_images"]) == content_sha256(root / NAMES["train_images"])
 
 
-def test_download_falls_back_to_second_mirror(http_root, tmp_path, monkeypatch):
-    monkeypatch.setattr(dl, "RETRIES", 0)
+def test_locate_downloads_into_the_user_cache_once(http_root, tmp_path, monkeypatch, dead_url):
+    root, url = http_root
+    make_idx_dir(root)
+    monkeypatch.delenv("DIVEKIT_DATA", raising=False)
+    spec = spec_for(root, [url])
+    files = sources.locate(spec)
+    assert files["test_labels"].parent == sources.cache_dir() / "toy"
+    assert sources.locate(replace(spec, mirrors=(dead_url,)), download=False) == files  # found, no server needed
+
+
+def test_download_falls_back_to_second_mirror(http_root, tmp_path, no_retries, dead_url):
     root, url = http_root
     make_idx_dir(root / "good")
-    spec = spec_for(root / "good", ["http://127.0.0.1:9/", url + "good/"])
-    files = download_dataset(spec, root=tmp_path / "cache", progress=False)
+    spec = spec_for(root / "good", [dead_url, url + "good/"])
+    files = sources.fetch_files(spec, target=tmp_path / "cache", progress=False)
     assert files["test_labels"].is_file()
 
 
-def test_download_checksum_mismatch_is_refused_and_removed(http_root, tmp_path):
+@pytest.mark.parametrize("published", [False, True], ids=["content-sha256", "sha256"])
+def test_download_checksum_mismatch_is_refused_and_removed(http_root, tmp_path, no_retries, published):
     root, url = http_root
     make_idx_dir(root)
-    with pytest.raises(DataError, match="checksum mismatch"):
-        download_dataset(spec_for(root, [url], tamper_role="train_labels"), root=tmp_path / "c", progress=False)
-    assert not (tmp_path / "c" / "toy" / NAMES["train_labels"]).exists()
+    spec = spec_for(root, [url], tamper_role="train_labels", published=published)
+    with pytest.raises(DataError, match="train-labels-idx1-ubyte.gz.*checksum mismatch"):
+        sources.fetch_files(spec, target=tmp_path / "c", progress=False)
+    assert not (tmp_path / "c" / NAMES["train_labels"]).exists()
+    assert not [p for p in (tmp_path / "c").iterdir() if p.name not in NAMES.values()]  # no temporary left
 
 
-def test_download_unreachable_gives_one_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(dl, "RETRIES", 0)
+def test_a_tampered_mirror_falls_over_to_a_faithful_one(http_root, tmp_path, no_retries):
+    root, url = http_root
+    make_idx_dir(root / "good")
+    make_idx_dir(root / "bad", seed=1)
+    files = sources.fetch_files(spec_for(root / "good", [url + "bad/", url + "good/"], published=True),
+                                target=tmp_path / "c", progress=False)
+    assert files["train_images"].read_bytes() == (root / "good" / NAMES["train_images"]).read_bytes()
+
+
+def test_a_corrupt_cached_file_is_fetched_again(http_root, tmp_path):
+    root, url = http_root
+    make_idx_dir(root)
+    target = tmp_path / "c"
+    target.mkdir()
+    (target / NAMES["train_images"]).write_bytes(b"\x1f\x8b truncated")
+    files = sources.fetch_files(spec_for(root, [url]), target=target, progress=False)
+    assert content_sha256(files["train_images"]) == content_sha256(root / NAMES["train_images"])
+
+
+def test_download_unreachable_gives_one_clear_error(tmp_path, no_retries, dead_url):
     src = make_idx_dir(tmp_path / "src")
-    with pytest.raises(DataError, match="could not download 'toy'.*--data-dir"):
-        download_dataset(spec_for(src, ["http://127.0.0.1:9/"]), root=tmp_path / "c", progress=False)
+    with pytest.raises(DataError, match=r"toy: could not download .*\$DIVEKIT_DATA/toy/") as e:
+        sources.fetch_files(spec_for(src, [dead_url]), target=tmp_path / "c", progress=False)
+    assert "\n" not in str(e.value)

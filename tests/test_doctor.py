@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from divekit.cli import main
-from divekit.data.registry import DATASETS
+from divekit.data.catalog import SOURCES
 from divekit.diagnose import doctor
 from divekit.diagnose.doctor import Finding, exit_code
 
@@ -41,7 +41,7 @@ def test_json_lists_every_item_once(tmp_path, capsys):
     assert main(["doctor", "--json", "--runs-dir", str(tmp_path)]) == 0
     report = json.loads(capsys.readouterr().out)
     items = [f["item"] for f in report["findings"]]
-    for item in ["python", "torch", "packages", "cpu", "cpu bf16", "runs", *(f"data {n}" for n in DATASETS)]:
+    for item in ["python", "torch", "packages", "cpu", "cpu bf16", "runs", *(f"data {n}" for n in SOURCES)]:
         assert items.count(item) == 1, item
     assert "cuda" in items or "cuda:0" in items
     assert report["exit_code"] == 0 and report["counts"]["fail"] == 0
@@ -78,6 +78,28 @@ def test_where_each_dataset_was_found_or_how_to_get_it(tmp_path, monkeypatch):
     missing = {f.item: f for f in doctor.check_datasets()}["data fashion-mnist"]
     if missing.verdict != "ok":
         assert missing.verdict == "warn" and str(tmp_path / "empty" / "fashion-mnist") in missing.details["tried"]
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_a_data_dir_that_training_refuses_is_a_failure(tmp_path, capsys, kind):
+    data_dir = tmp_path / ("nope" if kind == "missing" else "notes.txt")
+    if kind == "file":
+        data_dir.write_text("not a folder")
+    assert main(["doctor", "--data-dir", str(data_dir), "--strict", "--runs-dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    line = next(line for line in out if line.split()[1:2] == ["data-dir"])
+    assert line.startswith("fail") and f"--data-dir {data_dir}: " in line
+    assert "1 failure" in out[-1]
+
+
+def test_the_imdb_archive_is_a_valid_data_dir(tmp_path, monkeypatch):
+    archive = tmp_path / "aclImdb_v1.tar.gz"
+    archive.write_bytes(b"")
+    assert doctor.check_data_dirs(str(archive)) == []
+    found = {f.item: f for f in doctor.check_datasets(str(archive))}
+    assert found["data imdb"].message == f"--data-dir: {archive.resolve()}"
+    monkeypatch.setenv("DIVEKIT_DATA", str(tmp_path / "gone"))
+    assert [(f.item, f.verdict) for f in doctor.check_data_dirs(None)] == [("DIVEKIT_DATA", "warn")]
 
 
 def test_an_unwritable_run_directory_fails_with_exit_status_1(tmp_path, capsys):

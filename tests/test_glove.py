@@ -10,7 +10,7 @@ from torch import nn
 
 from divekit.data.glove import find_embedding, init_embedding, read_glove
 from divekit.data.text import PAD, UNK
-from divekit.errors import DataError
+from divekit.errors import ConfigError, DataError
 
 GOOD = "the 0.1 0.2 0.3\n, -1 0 1e-2\ngood 1.5 -2.5 3.25\nthe 9 9 9\n"
 
@@ -85,9 +85,14 @@ def test_named_embedding_lookup(tmp_path, monkeypatch):
     assert find_embedding(str(path)) == path
     with pytest.raises(DataError, match="neither a known name"):
         find_embedding("word2vec")
+    archive = tmp_path / "aclImdb_v1.tar.gz"
+    archive.write_bytes(b"")
+    assert find_embedding("glove-50d", archive) == path  # a --data-dir naming the IMDb archive holds no vectors
     monkeypatch.setenv("DIVEKIT_DATA", str(tmp_path / "empty"))
-    with pytest.raises(DataError, match="glove-100d: not found"):
+    with pytest.raises(DataError, match="--embedding glove-100d: not found .*glove.6B.zip"):
         find_embedding("glove-100d")
+    with pytest.raises(ConfigError, match="no such folder"):
+        find_embedding("glove-50d", tmp_path / "nope")
 
 
 def test_real_glove_50d_head(shared_data):

@@ -9,7 +9,7 @@ import pytest
 
 from divekit.data.imdb import find_archive, read_imdb
 from divekit.data.safetar import iter_files, safe_extract
-from divekit.errors import DataError
+from divekit.errors import ConfigError, DataError
 
 REVIEWS = {
     "aclImdb/train/pos/0_9.txt": "Loved it.<br />Great acting!",
@@ -61,16 +61,29 @@ def test_finds_the_archive_in_data_dir_layouts(tmp_path):
     (tmp_path / "aclImdb").mkdir()
     path = make_archive(tmp_path / "aclImdb" / "aclImdb_v1.tar.gz", REVIEWS)
     assert find_archive(tmp_path, download=False) == path
-    assert find_archive(path, download=False) == path
-    with pytest.raises(DataError, match="IMDb archive not found"):
+    assert find_archive(path, download=False) == path  # --data-dir may name the archive itself
+    repack = make_archive(tmp_path / "aclImdb" / "aclImdb_train_test.tar.gz", REVIEWS)
+    assert find_archive(tmp_path, download=False) == repack  # the labelled-only repack is preferred
+    with pytest.raises(ConfigError, match="nothing.tar.gz: no such file"):
         find_archive(tmp_path / "nothing.tar.gz", download=True)  # an explicit archive path is never downloaded
+
+
+def test_a_data_dir_that_is_neither_folder_nor_archive_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ConfigError, match="notes.txt: a file, expected a folder or a file ending in .tar.gz"):
+        find_archive(tmp_path / "notes.txt")
+    with pytest.raises(ConfigError, match="no such folder"):
+        find_archive(tmp_path / "nope")
 
 
 def test_not_found_names_the_places_tried(tmp_path, monkeypatch):
     monkeypatch.delenv("DIVEKIT_DATA", raising=False)
     with pytest.raises(DataError) as e:
         find_archive(tmp_path, download=False)
-    assert str(tmp_path / "aclImdb" / "aclImdb_train_test.tar.gz") in str(e.value) and "--data-dir" in str(e.value)
+    message = str(e.value)
+    assert message.startswith("imdb: not found (looked for aclImdb_train_test.tar.gz or aclImdb_v1.tar.gz in ")
+    assert str(tmp_path / "aclImdb") in message and "--data-dir" in message
+    assert "'divekit datasets --download imdb'" in message
 
 
 @pytest.mark.parametrize("name, kind, link, rule", [

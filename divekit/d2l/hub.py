@@ -1,22 +1,24 @@
-"""The book's ``DATA_HUB``/``download``, offline first.
+"""The book's ``DATA_HUB``/``download``, found and verified like every divekit dataset.
 
-``download(name)`` looks for the file in the shared-data layout (``$DIVEKIT_DATA/<folder>/<file>``), in the
-divekit cache (the same layout, or ``d2l/<file>`` for earlier downloads) and in ``/usr/share/datasets``;
-only then does it download ``DATA_HUB[name]``'s URL into ``<cache>/d2l/`` and check its SHA-1. Nothing is
-written relative to the current directory unless the caller passes ``cache_dir``.
+``DATA_HUB[name] = (url, sha1)`` is the book's API and its chapters write such entries. Where divekit's
+catalog knows the file (``CATALOG``), ``download(name)`` finds it as that dataset's file (``--data-dir`` aside:
+``$DIVEKIT_DATA``, the user cache, ``/usr/share/datasets``, in the shared-data folders) and downloads it
+checked against the catalog's SHA-256, trying the entry's URL first. Any other entry is found and downloaded
+the same way under the ``d2l/`` folder, checked against the entry's own SHA-1. Nothing is written relative
+to the current directory unless the caller passes ``cache_dir``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import os
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
-from divekit.data.registry import DEBIAN_ROOT
-from divekit.data.registry import cache_dir as divekit_cache
+from divekit.data.catalog import SOURCES
 from divekit.data.safetar import safe_extract
+from divekit.data.sources import DatasetSpec, RemoteFile, candidate_dirs, fetch_files, locate
+from divekit.data.sources import cache_dir as divekit_cache
 from divekit.errors import DataError
 
 DATA_URL = "http://d2l-data.s3-accelerate.amazonaws.com/"
@@ -27,76 +29,61 @@ DATA_HUB: dict[str, tuple[str, str]] = {
     "airfoil": (DATA_URL + "airfoil_self_noise.dat", "76e5be1548fd8222e5074cf0faae75edff8cf93f"),
     "aclImdb": ("http://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
                 "01ada507287d82875905620988597833ad4e0903"),
+    # The book's repacked GloVe zips: no SHA-256 is published for them, so their download is checked
+    # against the book's SHA-1 (the catalog serves local GloVe files, but has no download for them).
     "glove.6b.50d": (DATA_URL + "glove.6B.50d.zip", "0b8703943ccdb6eb788e6f091b8946e82231bc4d"),
-    "glove.6b.100d": (DATA_URL + "glove.6B.100d.zip", "cd43bfb07e44e6f27cbcc7bc9ae3d80f1f5ef6c5"),
+    "glove.6b.100d": (DATA_URL + "glove.6B.100d.zip", "cd43bfb07e44e6f27cbcc7bc9ae3d80284fdaf5a"),
 }
 
-# name -> (folder, files accepted in that folder, first preferred): the shared-data layout
-LOCAL: dict[str, tuple[str, tuple[str, ...]]] = {
-    "kaggle_house_train": ("kaggle-house-prices", ("kaggle_house_pred_train.csv",)),
-    "kaggle_house_test": ("kaggle-house-prices", ("kaggle_house_pred_test.csv",)),
-    "time_machine": ("d2l-misc", ("timemachine.txt",)),
-    "airfoil": ("d2l-misc", ("airfoil_self_noise.dat",)),
-    "aclImdb": ("aclImdb", ("aclImdb_train_test.tar.gz", "aclImdb_v1.tar.gz")),
-    "glove.6b.50d": ("glove", ("glove.6B.50d.top100k.txt.gz", "glove.6B.50d.txt.gz", "glove.6B.50d.txt")),
-    "glove.6b.100d": ("glove", ("glove.6B.100d.txt.gz", "glove.6B.100d.txt")),
+# DATA_HUB name -> (divekit dataset, role): the same file, in the shared-data layout
+CATALOG: dict[str, tuple[str, str]] = {
+    "kaggle_house_train": ("house-prices", "train"),
+    "kaggle_house_test": ("house-prices", "test"),
+    "time_machine": ("time-machine", "file"),
+    "airfoil": ("airfoil", "file"),
+    "aclImdb": ("imdb", "archive"),
+    "glove.6b.50d": ("glove-50d", "vectors"),
+    "glove.6b.100d": ("glove-100d", "vectors"),
 }
 
 
-def sha1_of(path: str | os.PathLike) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def as_dataset(name: str) -> tuple[DatasetSpec, str]:
+    """``DATA_HUB[name]`` as a dataset and the role of its file (see the module docstring)."""
+    url, sha1 = DATA_HUB[name]
+    base, _, fname = url.rpartition("/")
+    dataset, role = CATALOG.get(name, ("", "file"))
+    spec = SOURCES.get(dataset)
+    if spec is None:
+        return DatasetSpec(name, name, "file", "d2l", {"file": RemoteFile(fname, sha1=sha1)}, (base + "/",)), "file"
+    if spec.mirrors and fname == spec.files[role].name:
+        return replace(spec, mirrors=tuple(dict.fromkeys((base + "/", *spec.mirrors)))), role
+    accept = (*spec.files[role].local_names, fname)  # the catalog's local copies serve; else the book's file
+    book_file = RemoteFile(fname, sha1=sha1, accept=accept)
+    return DatasetSpec(name, name, "file", spec.folder, {"file": book_file}, (base + "/",)), "file"
 
 
 def local_candidates(name: str) -> list[Path]:
     """Where ``download(name)`` looks before downloading, in order."""
-    folder, files = LOCAL.get(name, (None, ()))
-    roots = [Path(os.environ["DIVEKIT_DATA"])] if os.environ.get("DIVEKIT_DATA") else []
-    roots += [divekit_cache(), DEBIAN_ROOT]
-    found = [root / folder / f for root in roots for f in files] if folder else []
-    if name in DATA_HUB:
-        found.append(divekit_cache() / "d2l" / DATA_HUB[name][0].split("/")[-1])
-    return found
+    spec, role = as_dataset(name)
+    return [d / f for d in candidate_dirs(spec) for f in spec.files[role].local_names]
 
 
 def download(name: str, cache_dir: str | os.PathLike | None = None) -> str:
-    """Local path of ``DATA_HUB[name]``'s file: found locally (see module docstring) or downloaded.
+    """Local path of ``DATA_HUB[name]``'s file: found locally (see the module docstring) or downloaded;
+    with ``cache_dir``, downloaded into that folder (a verified copy already there is kept).
 
     Raises:
         DataError: unknown name, or not found locally and the download failed (one line saying how to get it).
     """
     if name not in DATA_HUB:
         raise DataError(f"d2l.download: {name!r} is not in DATA_HUB (known: {', '.join(sorted(DATA_HUB))})")
-    url, sha1 = DATA_HUB[name]
-    fname = url.split("/")[-1]
-    if cache_dir is not None:
-        target = Path(cache_dir) / fname
-        if target.is_file() and sha1_of(target) == sha1:
-            return str(target)
-    else:
-        for path in local_candidates(name):
-            if path.is_file():
-                return str(path)
-        target = divekit_cache() / "d2l" / fname
-    return str(_fetch(name, url, sha1, target))
-
-
-def _fetch(name: str, url: str, sha1: str, target: Path) -> Path:
+    spec, role = as_dataset(name)
     try:
-        import pooch
-
-        logging.getLogger("pooch").setLevel(logging.WARNING)
-        print(f"downloading {url} to {target} ...", flush=True)
-        return Path(pooch.retrieve(url, known_hash=f"sha1:{sha1}", fname=target.name, path=target.parent,
-                                   progressbar=False))
-    except Exception as e:  # network errors come in many types
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        folder, files = LOCAL.get(name, ("d2l", (target.name,)))
-        raise DataError(f"d2l.download({name!r}): not available offline and the download of {url} failed "
-                        f"({reason}); put {files[0]} into $DIVEKIT_DATA/{folder}/ (or {target})") from None
+        if cache_dir is not None:
+            return str(fetch_files(spec, (role,), Path(cache_dir))[role])
+        return str(locate(spec, roles=(role,))[role])
+    except DataError as e:
+        raise DataError(f"d2l.download({name!r}): {e}") from None
 
 
 def download_extract(name: str, folder: str | None = None) -> str:

@@ -1,8 +1,11 @@
-"""Checksummed downloads into the user cache, built on pooch.
+"""One verified download: a file fetched from the first mirror that answers, and kept only when it checks out.
 
-pooch gives timeouts, retries, a tqdm progress bar and an atomic move into place; on top of it we check
-the SHA-256 of the decompressed content, so a mirror that recompressed the ``.gz`` is still accepted and a
-corrupt or tampered file never is.
+pooch does the transfer: a timeout, retries, a tqdm progress bar, and a download into a temporary file that
+is moved into place only after its hash matched, so a half-written or wrong file never lands under the
+final name. On top of that, gzipped files may be checked by the SHA-256 of their decompressed content, so
+a mirror that recompressed the ``.gz`` is still accepted while a corrupt or tampered file never is.
+
+This module knows nothing about datasets; ``divekit.data.sources`` says what to fetch and from where.
 """
 
 from __future__ import annotations
@@ -10,13 +13,23 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
+import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
-from divekit.data.registry import DatasetSpec, cache_dir, idx_files_in
 from divekit.errors import DataError
 
 TIMEOUT_S = 60
 RETRIES = 3
+
+
+class Checks(Protocol):
+    """What a file is checked against (``divekit.data.sources.RemoteFile`` has these fields)."""
+
+    sha256: str | None  # of the file as published
+    content_sha256: str | None  # of its decompressed content
+    sha1: str | None  # used only without a SHA-256: the book's DATA_HUB entries carry SHA-1
 
 
 def content_sha256(path: str | Path) -> str:
@@ -34,45 +47,64 @@ def content_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def download_dataset(spec: DatasetSpec, root: Path | None = None, progress: bool = True) -> dict[str, Path]:
-    """Download every file of ``spec`` into ``root/spec.name`` (default: the user cache) and verify it.
+def _content_ok(path: Path, expected: str) -> bool:
+    try:
+        return content_sha256(path) == expected
+    except DataError:  # a truncated .gz
+        return False
 
-    Each mirror is tried in turn; a file is kept only when its checksums match.
+
+def _known_hash(sha256: str | None, sha1: str | None) -> str | None:
+    if sha256:
+        return f"sha256:{sha256}"
+    return f"sha1:{sha1}" if sha1 else None
+
+
+def _reason(error: Exception, sha256: str | None, sha1: str | None) -> str:
+    """One clause for a failed attempt; pooch reports a hash mismatch as a ValueError naming the hash."""
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if isinstance(error, ValueError) and "hash" in text.lower():
+        expected = f"SHA-256 {sha256}" if sha256 else f"SHA-1 {sha1}"
+        return f"checksum mismatch (expected {expected}); the download was discarded"
+    return text
+
+
+def _fetch_one(pooch, url: str, dest: Path, known_hash: str | None, progress: bool) -> Path:
+    fetcher = pooch.create(path=dest.parent, base_url="", registry={dest.name: known_hash},
+                           urls={dest.name: url}, retry_if_failed=RETRIES)
+    downloader = pooch.HTTPDownloader(progressbar=progress, timeout=TIMEOUT_S)
+    return Path(fetcher.fetch(dest.name, downloader=downloader))
+
+
+def fetch(urls: Sequence[str], dest: Path, checks: Checks, progress: bool = True) -> Path:
+    """Download ``dest`` from the first of ``urls`` that serves a file passing ``checks``.
+
+    A file already at ``dest`` that passes them is kept without a download.
 
     Raises:
-        DataError: no mirror answered, or a checksum did not match.
+        DataError: every URL failed or served a file that did not check out; each reason is listed.
     """
     try:
         import pooch
     except ImportError:  # pragma: no cover - pooch is a dependency
         raise DataError("downloading needs the 'pooch' package: pip install pooch") from None
-    logging.getLogger("pooch").setLevel(logging.WARNING)
-    target = (root or cache_dir()) / spec.name
-    if not spec.mirrors:
-        raise DataError(f"dataset {spec.name!r} has no download URL")
+    pooch.get_logger().setLevel(logging.WARNING)  # its INFO lines repeat what our line and the progress bar say
+    known_hash = _known_hash(checks.sha256, checks.sha1)
+    if checks.content_sha256 and dest.is_file() and not _content_ok(dest, checks.content_sha256):
+        dest.unlink()  # pooch checks only the published hash; a stale file would be kept without one
     errors = []
-    for mirror in spec.mirrors:
-        fetcher = pooch.create(
-            path=target, base_url=mirror, retry_if_failed=RETRIES,
-            registry={f.name: (f"sha256:{f.sha256}" if f.sha256 else None) for f in spec.files.values()},
-        )
-        downloader = pooch.HTTPDownloader(progressbar=progress, timeout=TIMEOUT_S)
+    for url in urls:
+        if progress:
+            print(f"downloading {url} → {dest}", file=sys.stderr, flush=True)
         try:
-            for f in spec.files.values():
-                path = Path(fetcher.fetch(f.name, downloader=downloader))
-                if f.content_sha256 and content_sha256(path) != f.content_sha256:
-                    path.unlink()
-                    raise DataError(f"{path}: checksum mismatch after download from {mirror}{f.name} "
-                                    f"(expected content SHA-256 {f.content_sha256}); the file was removed")
-            files = idx_files_in(target)
-            if files is not None:
-                return files
-        except DataError:
-            raise
-        except Exception as e:  # network errors come in many types (requests, OSError, pooch ValueError)
-            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-            if "hash" in msg.lower():
-                raise DataError(f"checksum mismatch downloading {spec.name} from {mirror}: {msg}") from None
-            errors.append(f"{mirror}: {msg}")
-    raise DataError(f"could not download {spec.name!r} into {target}: " + "; ".join(errors)
-                    + ". Without internet, copy the four IDX files there or pass --data-dir.")
+            path = _fetch_one(pooch, url, dest, known_hash, progress)
+        except Exception as e:  # network errors come in many types (requests, OSError, pooch's ValueError)
+            errors.append(f"{url}: {_reason(e, checks.sha256, checks.sha1)}")
+            continue
+        if checks.content_sha256 and not _content_ok(path, checks.content_sha256):
+            path.unlink()
+            errors.append(f"{url}: checksum mismatch (expected content SHA-256 {checks.content_sha256}); "
+                          f"the file was removed")
+            continue
+        return path
+    raise DataError(f"could not download {dest.name} into {dest.parent}: " + "; ".join(errors))

@@ -4,8 +4,10 @@ Format: one word per line, ``word v1 v2 ... vD`` separated by single spaces, UTF
 gzip magic bytes decide, not the file name). Every line must have the dimension of the first; a line that
 does not, or holds a value that is not a number, is an error naming the file and the line number.
 
-Named embeddings (``--embedding NAME``) are looked up like datasets: ``--data-dir``, ``$DIVEKIT_DATA``, the
-user cache, ``/usr/share/datasets``; any other value is taken as a path to a vectors file.
+Named embeddings (``--embedding NAME``, see ``divekit.data.catalog``) are found like datasets (``--data-dir``,
+``$DIVEKIT_DATA``, the user cache, ``/usr/share/datasets``, in their ``glove/`` folders) but never downloaded:
+Stanford publishes them only inside one 822 MB zip of every size. Any other value is taken as a path to a
+vectors file.
 """
 
 from __future__ import annotations
@@ -20,15 +22,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from divekit.data.registry import DEBIAN_ROOT, cache_dir
+from divekit.data.catalog import of_kind
+from divekit.data.sources import locate
 from divekit.errors import DataError
 
-# name -> (folder, file names tried in order)
-EMBEDDINGS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "glove-50d": ("glove", ("glove.6B.50d.top100k.txt.gz", "glove.6B.50d.txt.gz", "glove.6B.50d.txt")),
-    "glove-100d": ("glove", ("glove.6B.100d.txt.gz", "glove.6B.100d.txt")),
-}
-GLOVE_URL = "https://nlp.stanford.edu/projects/glove/"
+EMBEDDINGS = of_kind("vectors")
 
 
 class TokenEmbedding:
@@ -144,6 +142,7 @@ def find_embedding(name: str, data_dir: str | os.PathLike | None = None) -> Path
     """The file for a named embedding (see ``EMBEDDINGS``) or, for any other value, that path.
 
     Raises:
+        ConfigError: ``data_dir`` does not exist.
         DataError: not found, with the places tried.
     """
     if name not in EMBEDDINGS:
@@ -151,17 +150,12 @@ def find_embedding(name: str, data_dir: str | os.PathLike | None = None) -> Path
         if path.is_file():
             return path
         raise DataError(f"--embedding {name!r}: neither a known name ({', '.join(EMBEDDINGS)}) nor a file")
-    folder, files = EMBEDDINGS[name]
-    roots = ([Path(data_dir) / folder, Path(data_dir)] if data_dir else [])
-    if os.environ.get("DIVEKIT_DATA"):
-        roots.append(Path(os.environ["DIVEKIT_DATA"]) / folder)
-    roots += [cache_dir() / folder, DEBIAN_ROOT / folder]
-    tried = [root / f for root in roots for f in files]
-    for path in tried:
-        if path.is_file():
-            return path
-    raise DataError(f"--embedding {name}: not found (tried {', '.join(map(str, tried))}); get the vectors from "
-                    f"{GLOVE_URL} and put {files[-1]} into one of those folders")
+    if data_dir is not None and Path(data_dir).is_file():
+        data_dir = None  # a --data-dir naming the IMDb archive holds no vectors; search the usual places
+    try:
+        return locate(EMBEDDINGS[name], data_dir, download=False)["vectors"]
+    except DataError as e:
+        raise DataError(f"--embedding {e}") from None
 
 
 def load_embedding(name: str, data_dir: str | os.PathLike | None = None) -> TokenEmbedding:

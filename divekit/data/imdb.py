@@ -10,9 +10,9 @@ once, every member checked by ``divekit.data.safetar`` (a crafted archive is ref
 and nothing is extracted to disk. Reviews are returned sorted by (label, id) so the order never depends
 on how the archive was packed. Labels: 0 = neg, 1 = pos.
 
-Where the archive is looked for (first hit wins): ``--data-dir`` (``DIR/aclImdb/`` or ``DIR`` itself, or the
-archive's own path), ``$DIVEKIT_DATA/aclImdb/``, the user cache ``aclImdb/``, ``/usr/share/datasets/aclImdb/``,
-then a checksummed download of the official archive into the user cache.
+The archive is found like every dataset (``divekit.data.sources``): ``--data-dir`` (``DIR/aclImdb/`` or ``DIR``
+itself, or the archive's own path), ``$DIVEKIT_DATA/aclImdb/``, the user cache, ``/usr/share/datasets/aclImdb/``,
+then a download of the official archive into the user cache, checked against its published SHA-256.
 """
 
 from __future__ import annotations
@@ -22,13 +22,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from divekit.data.registry import DEBIAN_ROOT, cache_dir
+from divekit.data.catalog import SOURCES
 from divekit.data.safetar import iter_files
+from divekit.data.sources import locate
 from divekit.errors import DataError
 
-ARCHIVES = ("aclImdb_train_test.tar.gz", "aclImdb_v1.tar.gz")
-URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
-SHA1 = "01ada507287d82875905620988597833ad4e0903"  # of aclImdb_v1.tar.gz, as published with the book
+IMDB = SOURCES["imdb"]
 CLASSES = ("neg", "pos")
 _MEMBER = re.compile(r"^(?:\./)?aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
 
@@ -48,46 +47,15 @@ class TextDataset:
         return len(self.texts)
 
 
-def candidate_paths(data_dir: str | os.PathLike | None = None) -> list[Path]:
-    """Archive paths tried, in lookup order (see module docstring)."""
-    dirs: list[Path] = []
-    if data_dir is not None:
-        if str(data_dir).endswith((".tar.gz", ".tgz", ".tar")):
-            return [Path(data_dir)]
-        dirs += [Path(data_dir) / "aclImdb", Path(data_dir)]
-    if os.environ.get("DIVEKIT_DATA"):
-        dirs.append(Path(os.environ["DIVEKIT_DATA"]) / "aclImdb")
-    dirs += [cache_dir() / "aclImdb", DEBIAN_ROOT / "aclImdb"]
-    return [d / name for d in dirs for name in ARCHIVES]
-
-
 def find_archive(data_dir: str | os.PathLike | None = None, download: bool = True) -> Path:
-    """The first IMDb archive found, else the official one downloaded (sha1-checked) into the cache.
+    """The first IMDb archive found, else the official one downloaded (SHA-256-checked) into the user cache.
+    A ``data_dir`` naming an archive file is that archive, never a download.
 
     Raises:
+        ConfigError: ``data_dir`` is neither a folder nor an existing archive file.
         DataError: not found anywhere and the download was not allowed or failed.
     """
-    tried = candidate_paths(data_dir)
-    for path in tried:
-        if path.is_file():
-            return path
-    if download and not (data_dir and str(data_dir).endswith((".tar.gz", ".tgz", ".tar"))):
-        return _download()
-    raise DataError(f"IMDb archive not found (tried {', '.join(str(p) for p in tried)}); pass --data-dir, set "
-                    f"DIVEKIT_DATA, or download {URL} into {cache_dir() / 'aclImdb'}")
-
-
-def _download() -> Path:
-    try:
-        import pooch
-    except ImportError:  # pragma: no cover - pooch is installed with the data extras
-        raise DataError(f"IMDb not found locally and downloading needs 'pooch'; or fetch {URL} by hand") from None
-    target = cache_dir() / "aclImdb"
-    try:
-        return Path(pooch.retrieve(URL, known_hash=f"sha1:{SHA1}", fname=ARCHIVES[1], path=target,
-                                   progressbar=True))
-    except Exception as e:  # network errors come in many types; all mean the same to the user
-        raise DataError(f"downloading {URL} failed ({e}); put the archive into {target} by hand") from None
+    return locate(IMDB, data_dir, download)["archive"]
 
 
 def read_imdb(path: str | os.PathLike) -> dict[str, TextDataset]:

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from divekit.data.catalog import of_kind
+from divekit.data.sources import DatasetSpec, locate
 from divekit.errors import ConfigError, DataError
 
 MISSING = frozenset({"", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "#N/A"})  # pandas' usual NA strings
@@ -308,69 +310,21 @@ class TabularTransform:
         return cls.from_dict(d if isinstance(d, dict) else {}, str(path))
 
 
-@dataclass(frozen=True)
-class TabularSpec:
-    """A known CSV dataset: its files, target and id columns, and where to download it (SHA-1 checked)."""
-
-    name: str
-    title: str
-    folder: str
-    train_file: str
-    test_file: str
-    target: str
-    id_column: str
-    base_url: str
-    sha1: dict[str, str]
-
-
-TABULAR_DATASETS: dict[str, TabularSpec] = {
-    "house-prices": TabularSpec(
-        "house-prices", "Kaggle House Prices (Ames housing; competition data, do not redistribute)",
-        "kaggle-house-prices", "kaggle_house_pred_train.csv", "kaggle_house_pred_test.csv", "SalePrice", "Id",
-        "http://d2l-data.s3-accelerate.amazonaws.com/",
-        {"kaggle_house_pred_train.csv": "585e9cc93e70b39160e7921475f9bcd7d31219ce",
-         "kaggle_house_pred_test.csv": "fa19780a7b011d9b009e8bff8e99922a8ee2eb90"}),
-}
-
-
-def _candidate_dirs(spec: TabularSpec, data_dir: str | os.PathLike | None) -> list[Path]:
-    from divekit.data.registry import DEBIAN_ROOT, cache_dir
-
-    dirs = [Path(data_dir) / spec.folder, Path(data_dir) / spec.name, Path(data_dir)] if data_dir else []
-    if os.environ.get("DIVEKIT_DATA"):
-        dirs += [Path(os.environ["DIVEKIT_DATA"]) / spec.folder, Path(os.environ["DIVEKIT_DATA"]) / spec.name]
-    return dirs + [cache_dir() / spec.name, DEBIAN_ROOT / spec.folder]
-
-
-def _download(spec: TabularSpec) -> Path:
-    import pooch
-
-    from divekit.data.registry import cache_dir
-
-    target = cache_dir() / spec.name
-    try:
-        for file in (spec.train_file, spec.test_file):
-            pooch.retrieve(spec.base_url + file, known_hash=f"sha1:{spec.sha1[file]}", fname=file, path=target)
-    except Exception as e:  # network errors come in many types
-        raise DataError(f"could not download {spec.name!r} into {target}: {str(e).splitlines()[0] if str(e) else e}"
-                        f"; without internet, copy {spec.train_file} and {spec.test_file} there or pass "
-                        f"--data-dir") from None
-    return target
+TABULAR_DATASETS: dict[str, DatasetSpec] = of_kind("tabular")
 
 
 def locate_tabular(name: str, data_dir: str | os.PathLike | None = None,
-                   download: bool = True) -> tuple[TabularSpec, Path, Path]:
-    """``(spec, train csv, test csv)`` of a known tabular dataset, searched like the image datasets."""
+                   download: bool = True) -> tuple[DatasetSpec, Path, Path]:
+    """``(spec, train csv, test csv)`` of a known tabular dataset, found like every dataset
+    (see ``divekit.data.sources``).
+
+    Raises:
+        ConfigError: an unknown name, or a ``data_dir`` that is not a folder.
+        DataError: found nowhere, and the download was not allowed or failed.
+    """
     if name not in TABULAR_DATASETS:
         raise ConfigError(f"unknown tabular dataset {name!r}: expected one of {', '.join(TABULAR_DATASETS)} "
                           f"or a path ending in .csv")
     spec = TABULAR_DATASETS[name]
-    dirs = _candidate_dirs(spec, data_dir)
-    for d in dirs:
-        if (d / spec.train_file).is_file() and (d / spec.test_file).is_file():
-            return spec, d / spec.train_file, d / spec.test_file
-    if download:
-        d = _download(spec)
-        return spec, d / spec.train_file, d / spec.test_file
-    tried = ", ".join(str(d) for d in dirs)
-    raise DataError(f"dataset {name!r} not found (tried {tried}); pass --data-dir or set DIVEKIT_DATA")
+    files = locate(spec, data_dir, download)
+    return spec, files["train"], files["test"]

@@ -222,36 +222,60 @@ def check_mps(build: dict[str, Any] | None) -> Finding | None:
     return Finding("mps", "info", "not available" + ("" if built else " (torch built without it)"))
 
 
-def _origin(directory: Path, data_dir: str | None) -> str:
-    """Which lookup location (see divekit.data.registry) ``directory`` belongs to."""
-    from divekit.data.registry import DEBIAN_ROOT, MINI_DIR, cache_dir
+def _origin(path: Path, data_dir: str | None) -> str:
+    """Which lookup location (see divekit.data.sources) ``path`` belongs to."""
+    from divekit.data.sources import MINI_DIR, search_roots
 
-    roots = [(MINI_DIR, "bundled with divekit"), (data_dir, "--data-dir"),
-             (os.environ.get("DIVEKIT_DATA"), "$DIVEKIT_DATA"), (cache_dir(), "user cache"),
-             (DEBIAN_ROOT, "Debian package")]
+    roots = [(MINI_DIR, "bundled with divekit"), *([(Path(data_dir), "--data-dir")] if data_dir else []),
+             *search_roots(data_dir)]
     for root, label in roots:
-        if root and (directory == Path(root) or Path(root) in directory.parents):
+        if path == root or root in path.parents:
             return label
     return "found"
 
 
-def check_datasets(data_dir: str | None = None, default: str = "fashion-mnist") -> list[Finding]:
-    """Where each known dataset was found, or how to get it. Missing ``default`` (what ``divekit train`` uses)
-    is a warning, any other missing dataset only information."""
-    from divekit.data.registry import DATASETS, cache_dir, candidate_dirs, find_local
+def check_data_dirs(data_dir: str | None = None) -> list[Finding]:
+    """A ``--data-dir`` that training would refuse fails; a ``$DIVEKIT_DATA`` that is no folder warns (the
+    search skips it)."""
+    from divekit.data.catalog import ARCHIVE_SUFFIXES
+    from divekit.data.sources import check_data_dir
+    from divekit.errors import ConfigError
 
     found = []
-    for name in DATASETS:
-        files = find_local(name, data_dir)
+    try:
+        check_data_dir(data_dir, ARCHIVE_SUFFIXES)
+    except ConfigError as e:
+        found.append(Finding("data-dir", "fail", str(e), {"path": str(data_dir)}))
+    env = os.environ.get("DIVEKIT_DATA")
+    if env and not Path(env).is_dir():
+        found.append(Finding("DIVEKIT_DATA", "warn", f"$DIVEKIT_DATA={env}: no such folder, so it is not searched",
+                             {"path": env}))
+    return found
+
+
+def check_datasets(data_dir: str | None = None, default: str = "fashion-mnist") -> list[Finding]:
+    """Where each known dataset was found, or how to get it. Missing ``default`` (what ``divekit train`` uses)
+    is a warning, any other missing dataset only information. A ``data_dir`` that is refused (see
+    ``check_data_dirs``) is left out of the search."""
+    from divekit.data.catalog import SOURCES
+    from divekit.data.sources import candidate_dirs, find, how_to_get, location, searchable
+    from divekit.errors import ConfigError
+
+    found = []
+    for name, spec in SOURCES.items():
+        try:
+            dirs = searchable(spec, data_dir)
+            files = find(spec, dirs)
+        except ConfigError:
+            dirs, files = None, find(spec)
         if files is not None:
-            where = files["train_images"].parent
-            found.append(Finding(f"data {name}", "ok", f"{_origin(where, data_dir)}: {where.resolve()}",
+            where = location(files)
+            found.append(Finding(f"data {name}", "ok", f"{_origin(where, dirs)}: {where.resolve()}",
                                  {"path": str(where.resolve())}))
             continue
-        tried = [str(d) for d in candidate_dirs(name, data_dir)]
-        found.append(Finding(f"data {name}", "warn" if name == default else "info",
-                             f"not found: 'divekit datasets --download {name}' fetches it into {cache_dir() / name} "
-                             f"(or set DIVEKIT_DATA)", {"tried": tried}))
+        tried = [str(d) for d in candidate_dirs(spec, dirs)]
+        found.append(Finding(f"data {name}", "warn" if name == default else "info", f"not found: {how_to_get(spec)}",
+                             {"tried": tried}))
     return found
 
 
@@ -304,7 +328,7 @@ def run_doctor(data_dir: str | None = None, runs_dir: str | os.PathLike = "runs"
         findings.append(check_torch_works())
     findings += [check_cpu(info), check_bf16(info), *check_cuda(build)]
     findings += [f for f in [check_mps(build)] if f is not None]
-    return findings + check_datasets(data_dir) + [check_runs(runs_dir)]
+    return findings + check_data_dirs(data_dir) + check_datasets(data_dir) + [check_runs(runs_dir)]
 
 
 def exit_code(findings: list[Finding], strict: bool = False) -> int:
