@@ -18,10 +18,10 @@ import time
 import torch
 
 from divekit.data.images import load_dataset
-from divekit.train.config import TrainConfig
-from divekit.train.fit import fit
-from divekit.train.recipes import RECIPES
-from divekit.train.run import build_data, prepare_model, seed_everything
+from divekit.training.config import TrainConfig
+from divekit.training.fit import fit
+from divekit.training.recipes import RECIPES
+from divekit.training.run import build_data, prepare_model, seed_everything
 
 
 def setup(settings: dict, threads: int):

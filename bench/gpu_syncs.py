@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import torch  # noqa: E402
 
 from divekit.cli.train import add_arguments, config_from_args  # noqa: E402
-from divekit.train.run import train_run  # noqa: E402
+from divekit.training.run import train_run  # noqa: E402
 
 
 class SyncCounter:

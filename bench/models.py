@@ -7,7 +7,7 @@ resized on the batch tensor):
   in plain fp32 and on the fast path: channels-last, plus bf16 autocast only where the CPU computes
   bf16 natively (AVX-512 BF16 / AMX); elsewhere bf16 is emulated and many times slower, so it is
   skipped (``--bf16 on`` forces it, to see for yourself);
-* accuracy: ``divekit.train.fit.fit`` on the first ``--train-images`` training images for
+* accuracy: ``divekit.training.fit.fit`` on the first ``--train-images`` training images for
   ``--epochs`` epochs on the fast path (the same budget for every model), once per learning rate
   ``LR[model] * f`` for ``f`` in ``--lr-factors``; the rate is chosen on ``--valid-images`` images held
   out from the end of the training set (never the test set), and only the chosen model is tested, on
@@ -38,9 +38,9 @@ from divekit.data import TensorLoader, load_dataset
 from divekit.errors import DataError
 from divekit.models import build_model, summary
 from divekit.models.zoo import SUGGESTED
-from divekit.train.config import TrainConfig
-from divekit.train.device import autocast, cpu_bf16_native, resolve_precision, set_threads
-from divekit.train.fit import evaluate, fit
+from divekit.training.config import TrainConfig
+from divekit.training.device import autocast, cpu_bf16_native, resolve_precision, set_threads
+from divekit.training.fit import evaluate, fit
 
 MODELS = ["alexnet", "vgg11", "nin", "googlenet", "resnet18", "resnet34", "densenet"]
 # peak learning rates of the one-cycle SGD runs (Nesterov momentum 0.9): lower for the nets without batch norm

@@ -3,7 +3,7 @@
 The hand loop is the one a PyTorch user writes: zero_grad, forward, cross-entropy, backward, and a step of
 ``torch.optim.SGD`` (given divekit's parameter groups, so that both arms compute the same update: no weight
 decay on biases). A second hand loop, ``hand_divekit_sgd``, steps divekit's own SGD instead
-(``divekit.train.optimizers.SGD``, the one ``fit`` builds): against it, ``loop_ratio`` is the cost of ``fit``'s
+(``divekit.training.optimizers.SGD``, the one ``fit`` builds): against it, ``loop_ratio`` is the cost of ``fit``'s
 loop alone (the guard, the metric sums, the schedule), with the optimizer step the same on both sides.
 All arms start from the same weights, train on the same pre-made float batches for the same number of steps, in
 one process, interleaved (the order cycles through every permutation of the arms), after an untimed warm-up of
@@ -45,7 +45,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from divekit.errors import DataError  # noqa: E402
-from divekit.train.config import TrainConfig  # noqa: E402
+from divekit.training.config import TrainConfig  # noqa: E402
 
 # The models: the default conv net, and a tiny MLP whose steps are so short that any per-step cost shows.
 MODELS = {"fastcnn": ("fastcnn", {}), "mlp": ("mlp", {"hidden": 64})}
@@ -90,7 +90,7 @@ def recipe(model_name: str, batch: int, device: str = "cpu") -> TrainConfig:
 
 def build_net(model_name: str, device: str = "cpu") -> tuple[torch.nn.Module, bool]:
     """The model as ``divekit train`` prepares it (channels-last for conv nets) and whether it is channels-last."""
-    from divekit.train.run import prepare_model
+    from divekit.training.run import prepare_model
 
     arch, options = MODELS[model_name]
     config = TrainConfig(model=arch, model_options=dict(options), channels_last=True)
@@ -109,7 +109,7 @@ def hand_loop(model: torch.nn.Module, batches: list, opt: torch.optim.Optimizer)
 
 def run_hand_torch(model: torch.nn.Module, batches: list, config: TrainConfig) -> None:
     """The hand loop with ``torch.optim.SGD``, as written by hand (with divekit's parameter groups)."""
-    from divekit.train.optimizers import param_groups
+    from divekit.training.optimizers import param_groups
 
     opt = torch.optim.SGD(param_groups(model, config.weight_decay), lr=config.lr, momentum=config.momentum,
                           nesterov=config.nesterov)
@@ -118,7 +118,7 @@ def run_hand_torch(model: torch.nn.Module, batches: list, config: TrainConfig) -
 
 def run_hand(model: torch.nn.Module, batches: list, config: TrainConfig) -> None:
     """The hand loop with divekit's own SGD (built as ``fit`` builds it)."""
-    from divekit.train.optimizers import build_optimizer
+    from divekit.training.optimizers import build_optimizer
 
     opt = build_optimizer(config.opt, model, config.lr, config.momentum, config.nesterov, config.weight_decay,
                           tuple(config.betas), config.eps)
@@ -126,7 +126,7 @@ def run_hand(model: torch.nn.Module, batches: list, config: TrainConfig) -> None
 
 
 def run_divekit(model: torch.nn.Module, batches: list, config: TrainConfig) -> None:
-    from divekit.train.fit import fit
+    from divekit.training.fit import fit
 
     fit(model, batches, config)
 

@@ -7,7 +7,7 @@ machine) are reported. Figures, one JSON line each:
 
 - ``divekit --help``: target ≤ 0.3 s (``python -c pass`` is timed alongside, as the floor);
 - ``import divekit`` / ``import torch``: target ≤ 1.2×. ``import divekit`` loads no torch, so the ratio of
-  the training stack (``import divekit.train.run``: torch, data, models, loop, checkpoints) is reported too.
+  the training stack (``import divekit.training.run``: torch, data, models, loop, checkpoints) is reported too.
 
 Usage: python bench/startup.py [--repeat N]
 """
@@ -42,7 +42,7 @@ COMMANDS = {
     "divekit --help": help_command(),
     "import torch": [sys.executable, "-c", "import torch"],
     "import divekit": [sys.executable, "-c", "import divekit"],
-    "import divekit.train.run": [sys.executable, "-c", "import divekit.train.run"],
+    "import divekit.training.run": [sys.executable, "-c", "import divekit.training.run"],
 }
 
 
@@ -89,7 +89,7 @@ def main() -> None:
                       "cpu_median_s": round(help_["cpu"], 4), "python_floor_s": round(m["python -c pass"]["wall"], 4),
                       "target_s": 0.3, "ok": help_["wall"] <= 0.3}), flush=True)
     torch_ = m["import torch"]
-    for name in ("import divekit", "import divekit.train.run"):
+    for name in ("import divekit", "import divekit.training.run"):
         ratio, cpu_ratio = m[name]["wall"] / torch_["wall"], m[name]["cpu"] / torch_["cpu"]
         print(json.dumps({"bench": "startup", "figure": f"{name} / import torch", "ratio": round(ratio, 3),
                           "cpu_ratio": round(cpu_ratio, 3), "target": 1.2, "ok": ratio <= 1.2}), flush=True)

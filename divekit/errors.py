@@ -19,3 +19,7 @@ class ConfigError(DivekitError):
 
 class CheckpointError(DivekitError):
     """A checkpoint or run directory cannot be read or written safely."""
+
+
+class TrainingDiverged(DivekitError):
+    """The loss or a gradient became NaN or infinite, or the weights did."""

@@ -28,22 +28,53 @@ _SEPARATORS = {ord("/"): "-", ord("\\"): "-"}
 _INT_COLUMNS = ("epoch", "step")
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb") -> Path:
+# The files that make up a run directory's record: only the run that owns them writes them (``owner=True``).
+RECORD_FILES = ("config.json", "metrics.csv", "model.safetensors", "summary.json", "transform.json", "vocab.json")
+CHECKPOINT_FOLDER = "checkpoint"
+
+
+def record_of(path: Path) -> Path | None:
+    """The run directory whose record ``path`` is part of (config, metrics, weights, checkpoint, summary, the
+    fitted transform or vocabulary), or None."""
+    parent = path.parent
+    if parent.name == CHECKPOINT_FOLDER and (parent.parent / "config.json").is_file():
+        return parent.parent
+    if path.name in RECORD_FILES and (parent / "config.json").is_file():
+        return parent
+    return None
+
+
+def check_output(path: str | os.PathLike) -> None:
+    """Refuse to write over a file of a run directory's record: the one check every writer passes through
+    (``atomic_write``), so no command's ``--out`` can destroy a run."""
+    path = Path(path)
+    run = record_of(path) if path.exists() else None
+    if run is not None:
+        raise ConfigError(f"{path}: refusing to write over this file: it is part of the record of the run in {run} "
+                          f"(its config, metrics, weights, checkpoint or summary); write the output elsewhere")
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb",
+                 owner: bool = False) -> Path:
     """Write a file atomically.
 
     Args:
         path: destination file.
         write: called with an open file object (opened with ``mode``) to write the content.
         mode: ``"wb"`` or ``"w"``.
+        owner: the caller is the run that owns ``path`` (training writing its own record); everyone else is
+            refused an existing record file (``check_output``).
 
     Returns:
         The destination path.
 
     Raises:
-        ConfigError: ``path`` is an existing directory, or its folder cannot be made because a file
-            stands where a folder of the path should be.
+        ConfigError: ``path`` is an existing directory or a file of a run's record, or its folder cannot be
+            made because a file stands where a folder of the path should be.
     """
     path = Path(path)
+    if not owner:
+        check_output(path)
     # checked before writing anything, so a user's --out naming a folder fails clearly, not at the rename
     if path.is_dir():
         raise ConfigError(f"output path {path} is a directory; expected a file path (a file name inside it, say)")
@@ -68,9 +99,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
     return path
 
 
-def write_text(path: str | os.PathLike, text: str) -> Path:
-    """Atomically write ``text`` (UTF-8) to ``path``."""
-    return atomic_write(path, lambda f: f.write(text), mode="w")
+def write_text(path: str | os.PathLike, text: str, owner: bool = False) -> Path:
+    """Atomically write ``text`` (UTF-8) to ``path`` (``owner`` as for ``atomic_write``)."""
+    return atomic_write(path, lambda f: f.write(text), mode="w", owner=owner)
 
 
 def json_safe(obj: Any) -> Any:
@@ -101,7 +132,7 @@ def json_text(obj: Any, indent: int | None = 2) -> str:
     return json.dumps(json_safe(obj), indent=indent, allow_nan=False, default=str)
 
 
-def write_json(path: str | os.PathLike, obj: Any) -> Path:
+def write_json(path: str | os.PathLike, obj: Any, owner: bool = False) -> Path:
     """Atomically write ``obj`` as indented, strict JSON (``json_text``), which any JSON parser reads.
 
     JSON has no NaN or Infinity (Python's own ``NaN`` token is refused by strict parsers, jq and JavaScript),
@@ -110,7 +141,7 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     tabular log-RMSE, for one, is ``null`` when a target is ≤ 0 (it has no logarithm) or the predictions
     were not finite. A writer that knows why can say so beside the value, in a ``notes`` list of its own.
     """
-    return write_text(path, json_text(obj) + "\n")
+    return write_text(path, json_text(obj) + "\n", owner=owner)
 
 
 def read_json(path: str | os.PathLike) -> Any:

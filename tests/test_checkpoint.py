@@ -13,10 +13,10 @@ import torch
 
 from divekit.data.loader import TensorLoader
 from divekit.errors import CheckpointError
-from divekit.train.checkpoint import Checkpointer, checkpoint_path, read_checkpoint, restore
-from divekit.train.config import TrainConfig
-from divekit.train.fit import NonFiniteGuard, TrainingDiverged, fit, new_state
-from divekit.train.rundir import load_weights
+from divekit.training.checkpoint import Checkpointer, checkpoint_path, read_checkpoint, restore
+from divekit.training.config import TrainConfig
+from divekit.training.fit import NonFiniteGuard, TrainingDiverged, fit, new_state
+from divekit.training.rundir import load_weights
 
 CFG = TrainConfig(epochs=2, batch_size=20, opt="adam", lr=0.01, schedule="cosine", warmup=0.0, device="cpu",
                   precision="fp32", label_smoothing=0.0, seed=0)
@@ -204,7 +204,7 @@ def test_bad_on_nan_and_checkpoint_every_are_refused(tmp_path):
 
 def test_weights_that_do_not_fit_are_described(tmp_path):
     """The error names what is missing, what is extra and what has another shape, not torch's first line."""
-    from divekit.train.rundir import load_weights, save_weights
+    from divekit.training.rundir import load_weights, save_weights
 
     save_weights(torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2)), tmp_path / "w.safetensors")
     other = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2))

@@ -17,7 +17,7 @@ import pytest
 from divekit.cli import main
 from divekit.errors import CheckpointError
 from divekit.runs import new_run_dir, write_json
-from divekit.train.config import TrainConfig
+from divekit.training.config import TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -86,7 +86,7 @@ def test_full_disk_is_found_before_anything_runs(tmp_path, monkeypatch):
 def test_too_little_free_space_for_checkpoints_fails_before_training(tmp_path, monkeypatch, capsys):
     from types import SimpleNamespace
 
-    from divekit.train import checkpoint
+    from divekit.training import checkpoint
 
     monkeypatch.setattr(checkpoint.shutil, "disk_usage", lambda path: SimpleNamespace(free=2**20))
     rc = main(["train", "--data", "fashion-mnist-mini", "--model", "softmax", "--epochs", "1", "--device", "cpu",
@@ -126,7 +126,7 @@ def test_resume_of_a_missing_or_broken_run(tmp_path, capsys):
 
 
 def test_resume_before_the_first_checkpoint_starts_over_in_the_same_directory(tmp_path):
-    from divekit.train.run import train_run
+    from divekit.training.run import train_run
 
     class Crash:
         def on_step_end(self, state):
@@ -150,16 +150,8 @@ def test_cli_stops_on_nan_naming_the_step_and_keeps_the_checkpoint(tmp_path, cap
                "--name", "nan", "--checkpoint-every", "1"])
     err = capsys.readouterr().err
     assert rc == 2 and "at step" in err and "--on-nan skip" in err and err.count("\n") == 1
-    from divekit.train.checkpoint import checkpoint_path, read_checkpoint
+    from divekit.training.checkpoint import checkpoint_path, read_checkpoint
 
     tensors, meta = read_checkpoint(checkpoint_path(tmp_path / "nan"))
     assert all(t.isfinite().all() for t in tensors.values() if t.is_floating_point())
     assert f"at step {meta['step']} " in err  # the checkpoint is the one just before the bad step
-
-
-def test_checkpoint_flags_on_a_pipeline_without_them_are_refused(tmp_path, capsys, monkeypatch):
-    from divekit.train import tasks
-
-    monkeypatch.setitem(tasks.TRAINERS, "image", "divekit.train.fit:evaluate")  # a runner lacking the options
-    rc = main(["train", "--data", "fashion-mnist-mini", "--checkpoint-every", "5", "--on-nan", "skip"])
-    assert rc == 2 and "--checkpoint-every, --on-nan: not supported for image data yet" in capsys.readouterr().err

@@ -21,8 +21,8 @@ from divekit.diagnose.checks import (
     warn_if_training,
 )
 from divekit.errors import ConfigError, DataError, DivekitError
-from divekit.train.config import TrainConfig
-from divekit.train.fit import TrainingDiverged, fit
+from divekit.training.config import TrainConfig
+from divekit.training.fit import TrainingDiverged, fit
 
 
 def config(**kw) -> TrainConfig:

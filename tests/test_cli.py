@@ -80,8 +80,8 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path):
 def test_defaults_resolve_to_the_fast_recipe_on_fashion_mnist():
     import argparse
 
-    from divekit.cli.kfold import training_config
     from divekit.cli.train import add_arguments
+    from divekit.cli.train import config_from_args as training_config
 
     p = argparse.ArgumentParser()
     add_arguments(p)

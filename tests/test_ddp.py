@@ -80,12 +80,16 @@ def rows(run_dir: Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-def torchrun(*args: str, **env: str) -> subprocess.CompletedProcess:
-    """``torchrun --standalone --nproc_per_node=2 -m divekit train ARGS --ddp`` (a free local port is picked)."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "divekit", "train", *args, "--ddp"]
+def torchrun(*args: str, kill_at_step: int | None = None) -> subprocess.CompletedProcess:
+    """``torchrun --standalone --nproc_per_node=2 -m divekit train ARGS --ddp`` (a free local port is picked);
+    ``kill_at_step``: through ``tests/helpers/killable.py``, rank 0 (the process that checkpoints) SIGKILLs
+    itself after that step."""
+    start = ["-m", "divekit"] if kill_at_step is None else [
+        str(REPO / "tests" / "helpers" / "killable.py"), "--kill-at-step", str(kill_at_step), "--"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *start,
+           "train", *args, "--ddp"]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "OMP_NUM_THREADS": "1", **env})
+                          env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)})
 
 
 def max_weight_difference(a: Path, b: Path) -> float:
@@ -131,7 +135,7 @@ def test_a_killed_ddp_run_resumes_to_the_uninterrupted_result(tmp_path):
     """Rank 0 is SIGKILLed in epoch 2 (torchrun then stops rank 1); both resume from the epoch-1 checkpoint."""
     runs = str(tmp_path)
     assert torchrun(*RECIPE, "--runs-dir", runs, "--name", "whole").returncode == 0
-    assert torchrun(*RECIPE, "--runs-dir", runs, "--name", "cut", DIVEKIT_TEST_KILL_AT_STEP="100").returncode != 0
+    assert torchrun(*RECIPE, "--runs-dir", runs, "--name", "cut", kill_at_step=100).returncode != 0
     assert not (tmp_path / "cut" / "summary.json").exists()
     done = torchrun("--resume", str(tmp_path / "cut"))
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]

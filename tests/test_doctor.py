@@ -57,7 +57,7 @@ def test_torch_version_and_build_are_read_right_without_importing_it():
 
 
 def test_bf16_verdict_agrees_with_the_trainer():
-    from divekit.train.device import cpu_bf16_native
+    from divekit.training.device import cpu_bf16_native
 
     assert doctor.check_bf16(doctor.cpu_info()).details["native"] == cpu_bf16_native()
 

@@ -7,9 +7,9 @@ import torch
 
 from divekit.data.loader import TensorLoader
 from divekit.errors import ConfigError
-from divekit.train.callbacks import EarlyStopping, final_row, overfitting_sentence
-from divekit.train.config import TrainConfig
-from divekit.train.fit import fit
+from divekit.training.callbacks import EarlyStopping, final_row, overfitting_sentence
+from divekit.training.config import TrainConfig
+from divekit.training.fit import fit
 
 
 class Scripted:
@@ -44,7 +44,7 @@ def test_early_stopping_restores_the_best_epochs_weights():
     for k, v in model.state_dict().items():
         assert torch.equal(v, script.weights[3][k])
         assert not torch.equal(v, script.weights[5][k])  # training went on, and was undone
-    assert state.extra["early_stopping"]["best_epoch"] == 3
+    assert state.early_stopping["best_epoch"] == 3
     assert final_row(state)["epoch"] == 3
 
 

@@ -135,9 +135,14 @@ def test_speed_up_keeps_names_types_and_summary():
     assert isinstance(clone, FastSequential) and torch.equal(clone(x), fast(x))
 
 
-def test_registered_lenet_is_fast_and_still_the_book_model():
-    model = build_model("lenet", (1, 28, 28), 10)
-    assert isinstance(model, FastSequential)
+def test_lenet_trains_fast_and_is_still_the_book_model():
+    from divekit import speed
+
+    plain = build_model("lenet", (1, 28, 28), 10)
+    assert not isinstance(plain, FastSequential)  # what the registry builds (and summary shows): the book's net
+    model, applied = speed.speed_up_model("lenet", plain)
+    assert isinstance(model, FastSequential) and applied == ["lenet_kernels"]
+    assert [type(m).__name__ for m in plain] == [type(m).__name__ for m in model]
     assert [type(m).__name__ for m in model] == ["Conv2d", "Sigmoid", "AvgPool2d", "Conv2d", "Sigmoid", "AvgPool2d",
                                                  "Flatten", "Linear", "Sigmoid", "Linear", "Sigmoid", "Linear"]
 
@@ -205,5 +210,5 @@ def test_three_by_three_convs_keep_the_channels_last_input_gradient():
     model = speed_up(build_model("fast93", (1, 28, 28), 10))
     x = torch.rand(4, 1, 28, 28).contiguous(memory_format=CL)
     assert "_ConvNCHWInputGradBackward" not in _graph_nodes(model(x))
-    lenet = build_model("lenet", (1, 28, 28), 10)
+    lenet = speed_up(build_model("lenet", (1, 28, 28), 10))
     assert "_ConvNCHWInputGradBackward" in _graph_nodes(lenet(x))

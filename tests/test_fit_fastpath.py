@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from divekit.train.config import TrainConfig
-from divekit.train.fit import EpochSums, NonFiniteGuard, TrainingDiverged, new_state
+from divekit.training.config import TrainConfig
+from divekit.training.fit import EpochSums, NonFiniteGuard, TrainingDiverged, new_state
 
 
 def batches(n: int, seed: int = 0):

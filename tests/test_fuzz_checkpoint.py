@@ -1,4 +1,4 @@
-"""Property-based fuzzing of the checkpoint reader (``divekit.train.checkpoint.restore``).
+"""Property-based fuzzing of the checkpoint reader (``divekit.training.checkpoint.restore``).
 
 Contract: whatever ``RUN/checkpoint/last.safetensors`` holds (random bytes, a truncated or bit-flipped real
 checkpoint, valid safetensors with hostile JSON metadata or malformed tensors, a header declaring petabytes),
@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from divekit.errors import CheckpointError
-from divekit.train.checkpoint import Checkpointer, checkpoint_path, read_checkpoint, restore
-from divekit.train.config import TrainConfig
-from divekit.train.fit import fit, new_state
+from divekit.training.checkpoint import Checkpointer, checkpoint_path, read_checkpoint, restore
+from divekit.training.config import TrainConfig
+from divekit.training.fit import fit, new_state
 
 EXAMPLES = int(os.environ.get("DIVEKIT_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

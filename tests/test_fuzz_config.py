@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from divekit.errors import CheckpointError, ConfigError
 from divekit.runs import read_json
-from divekit.train.config import TrainConfig
-from divekit.train.rundir import read_config
+from divekit.training.config import TrainConfig
+from divekit.training.rundir import read_config
 
 EXAMPLES = int(os.environ.get("DIVEKIT_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -4,10 +4,10 @@ from unittest import mock
 
 import torch
 
-import divekit.train.fit as fit_module
+import divekit.training.fit as fit_module
 from divekit.data.loader import TensorLoader
-from divekit.train.config import TrainConfig
-from divekit.train.device import resolve_precision
+from divekit.training.config import TrainConfig
+from divekit.training.device import resolve_precision
 
 
 def test_fp16_with_grad_scaler_learns():

@@ -141,16 +141,15 @@ def test_prefetched_files_read_the_same_once_and_changed_files_are_read_again(tm
 
 
 def test_train_command_reads_the_data_ahead(monkeypatch, tmp_path):
-    """`divekit train` starts reading the image files before importing torch's training stack."""
-    from divekit.cli import build_parser
-    from divekit.cli.train import prefetch_images
+    """`divekit.train` starts reading the image files before importing torch's training stack."""
+    from divekit import api
 
     monkeypatch.setattr(idx_module, "_PREFETCHED", {})
-    prefetch_images(build_parser().parse_args(["train", "--data", "fashion-mnist-mini"]))
+    api._prefetch(api.config(data="fashion-mnist-mini"))
     assert len(idx_module._PREFETCHED) == 4
     for future in list(idx_module._PREFETCHED.values()):
         assert future.result().dtype == np.uint8
-    prefetch_images(build_parser().parse_args(["train", "--data", str(tmp_path / "nowhere")]))  # no error
+    api._prefetch(api.config(data=str(tmp_path / "nowhere")))  # no error
 
 
 @pytest.mark.parametrize("extra,ok", [(b"", True), (b"\0" * 7, True), (b"junk", False)])

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from divekit.train.device import keep_freed_memory
+from divekit.speed.memory import keep_freed_memory
 
 GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
@@ -15,7 +15,7 @@ GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 SCRIPT = """
 import resource, sys, torch
 from divekit.models.registry import build_model
-from divekit.train.device import keep_freed_memory
+from divekit.speed.memory import keep_freed_memory
 if "--flag-only" in sys.argv:
     print(keep_freed_memory(), 0, 0)
     sys.exit()

@@ -111,14 +111,19 @@ def test_kfold_images_is_stratified_with_early_stopping(tmp_path, capsys):
 @pytest.mark.parametrize(("extra", "message"), [
     (["--valid-fraction", "0.2"], "does not apply to kfold"),
     (["--stratify"], "regression dataset"),
-    (["--k", "1"], "--k must be an integer ≥ 2"),
-    (["--patience", "0"], "--patience must be ≥ 1"),
+    (["--k", "1"], "argument --k: expected an integer from 2 to 100000, got '1'"),
+    (["--k", "11"], "--k 11: expected between 2 and the 10 training examples"),
+    (["--patience", "0"], "argument --patience: expected an integer from 1 to 10000, got '0'"),
     (["--monitor", "nosuch"], "--monitor nosuch: expected a train_ or valid_ metric"),
 ])
 def test_kfold_cli_errors(tmp_path, capsys, extra, message):
     csv_path = tmp_path / "d.csv"
     csv_path.write_text("a,y\n" + "".join(f"{i},{2 * i}\n" for i in range(10)))
-    assert main(["kfold", "--data", str(csv_path), "--epochs", "1", "--runs-dir", str(tmp_path), *extra]) == 2
+    try:
+        rc = main(["kfold", "--data", str(csv_path), "--epochs", "1", "--runs-dir", str(tmp_path), *extra])
+    except SystemExit as e:  # refused by the argument parser itself
+        rc = e.code
+    assert rc == 2
     assert message in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["d.csv"]  # refused before any run directory was made
 

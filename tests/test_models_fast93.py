@@ -65,8 +65,8 @@ def test_residual_block_keeps_the_input_path():
 
 
 def test_recipe_resolves_to_the_documented_config():
-    from divekit.cli.kfold import training_config
     from divekit.cli.train import add_arguments
+    from divekit.cli.train import config_from_args as training_config
 
     p = argparse.ArgumentParser()
     add_arguments(p)

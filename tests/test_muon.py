@@ -6,8 +6,8 @@ import torch
 from torch import nn
 
 from divekit.models.registry import build_model
-from divekit.train.muon import LR_SCALE, NEWTON_SCHULZ, Muon, muon_groups, orthogonalize
-from divekit.train.optimizers import SGD, build_optimizer, param_groups
+from divekit.training.muon import LR_SCALE, NEWTON_SCHULZ, Muon, muon_groups, orthogonalize
+from divekit.training.optimizers import SGD, build_optimizer, param_groups
 
 
 def newton_schulz_plain(g: torch.Tensor, steps: int = 5) -> torch.Tensor:

@@ -9,16 +9,18 @@ from pathlib import Path
 import pytest
 import torch
 
+from divekit import api
 from divekit.cli import main
 from divekit.report.compare import config_rows, write_comparison
 from divekit.report.html import esc, table
 from divekit.report.live import LivePlot
-from divekit.report.rundata import image_predictions, load_run_data
+from divekit.report.rundata import load_run_data
 from divekit.report.single import write_report
 from divekit.runs import write_json
-from divekit.train.config import TrainConfig
-from divekit.train.fit import evaluate, fit
-from divekit.train.run import eval_loader, load_run, train_run
+from divekit.training.config import TrainConfig
+from divekit.training.evaluate import evaluate
+from divekit.training.fit import fit
+from divekit.training.run import train_run
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -59,12 +61,9 @@ def test_train_run_writes_a_self_contained_report(run_dir):
 
 def test_recomputed_predictions_match_evaluate(run_dir):
     """The confusion matrix comes from the same predictions the recorded test accuracy measured."""
-    pred = image_predictions(load_run_data(run_dir))
-    model, config, _, channels_last = load_run(run_dir, "cpu")
-    from divekit.data.images import load_dataset
-
-    test_set = load_dataset(config.data, "test", config.data_dir)
-    acc = evaluate(model, eval_loader(test_set, config, torch.device("cpu"), channels_last))["acc"]
+    finished = api.load_run(run_dir).open("cpu")
+    pred, test_set = finished.report_predictions(), finished.test_set
+    acc = evaluate(finished.model, finished.loader)["acc"]
     assert pred.accuracy == pytest.approx(acc, abs=1e-12)
     cm = pred.confusion()
     assert int(cm.sum()) == len(test_set) and int(cm.trace()) == round(acc * len(test_set))
@@ -74,17 +73,18 @@ def test_recomputed_predictions_match_evaluate(run_dir):
 def test_train_run_reports_the_final_epochs_predictions_without_rerunning(tmp_path, monkeypatch, capsys):
     """train_run hands the last epoch's test predictions (flip TTA included) to its report: the model is not
     run over the test set a second time, and those predictions are the ones a rerun gives."""
-    def no_rerun(run):
+    def no_rerun(*args, **kwargs):
         raise AssertionError("the report reran the model")
 
     config = TrainConfig(data="fashion-mnist-mini", model="softmax", epochs=1, lr=0.1, threads=1,
                          precision="fp32", augment_flip=True, tta_flip=True, test_every=0)
     with monkeypatch.context() as patched:
-        patched.setattr("divekit.report.rundata.image_predictions", no_rerun)
+        patched.setattr("divekit.training.evaluate.predict_probabilities", no_rerun)
+        patched.setattr("divekit.training.image.predict_probabilities", no_rerun)
         run, state = train_run(config, tmp_path, "kept")
     assert "could not write" not in capsys.readouterr().err  # a rerun would have failed the report
     assert "Confusion matrix" in (run / "report.html").read_text(encoding="utf-8")
-    assert torch.equal(state.extra["test_predictions"], image_predictions(load_run_data(run)).predicted)
+    assert torch.equal(state.test_predictions, api.load_run(run).open("cpu").report_predictions().predicted)
 
 
 def test_report_cli_and_mistake_grid(run_dir, tmp_path, capsys):
@@ -92,7 +92,7 @@ def test_report_cli_and_mistake_grid(run_dir, tmp_path, capsys):
     assert main(["report", str(run_dir), "--out", str(out)]) == 0
     assert str(out) in capsys.readouterr().out
     page = out.read_text(encoding="utf-8")
-    pred = image_predictions(load_run_data(run_dir))
+    pred = api.load_run(run_dir).open("cpu").report_predictions()
     wrong = int((pred.labels != pred.predicted).sum())
     assert f"{wrong} of {len(pred.labels)} test images misclassified" in page
     first = int((pred.labels != pred.predicted).nonzero()[0])
@@ -201,6 +201,6 @@ def test_the_last_live_png_becomes_curves_png(tmp_path):
 
 def test_divekit_report_redraws_the_same_curves_figure(run_dir, tmp_path):
     """A report written later (`divekit report RUN`) draws the run's curves as curves.png has them."""
-    page = write_report(run_dir, tmp_path / "again.html", predictions=False).read_text(encoding="utf-8")
+    page = write_report(run_dir, tmp_path / "again.html", predictions=None).read_text(encoding="utf-8")
     assert "Loss, accuracy and learning rate" in page
     assert (run_dir / "curves.png").read_bytes() in images_in(page)

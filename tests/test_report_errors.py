@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from divekit.cli import main
-from divekit.train.config import TrainConfig
-from divekit.train.run import train_run
+from divekit.training.config import TrainConfig
+from divekit.training.run import train_run
 
 
 @pytest.fixture(scope="module")

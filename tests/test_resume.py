@@ -4,11 +4,11 @@ The guarantee under test (docs/reliability.md): a run killed at any moment loses
 its last checkpoint and, resumed (possibly several times), ends with ``model.safetensors`` and
 ``metrics.csv`` bitwise identical to those of an uninterrupted run.
 
-Kill points come from the test hooks of ``divekit.train.checkpoint`` (``DIVEKIT_TEST_KILL_AT_STEP``: the
-process SIGKILLs itself after that step; ``DIVEKIT_TEST_KILL_IN_WRITE``: half-way through writing that step's
-checkpoint) or from outside (``os.kill`` at a random moment, ``DIVEKIT_TEST_WRITE_DELAY`` widening the write
-window). The runs use the bundled 5,000-image sample, softmax regression, one thread: each process takes
-a few seconds (most of it importing torch).
+Kill points come from ``tests/helpers/killable.py``, which runs the real command line with kill points
+patched in (``--kill-at-step N``: the process SIGKILLs itself after that step; ``--kill-in-write N``: half-way
+through writing that step's checkpoint), or from outside (``os.kill`` at a random moment, ``--write-delay``
+widening the write window). The runs use the bundled 5,000-image sample, softmax regression, one thread: each
+process takes a few seconds (most of it importing torch).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from divekit.train.checkpoint import KILL_AT_STEP, KILL_IN_WRITE, WRITE_DELAY, checkpoint_path, read_checkpoint
+from divekit.training.checkpoint import checkpoint_path, read_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 # 5,000 images / 250 = 20 steps per epoch, 40 in all; crops and flips exercise the augmentation RNG
@@ -37,13 +37,15 @@ EVERY = 7
 COMPARED = ("model.safetensors", "metrics.csv")
 
 
-def divekit_train(runs: Path, *args: str, env: dict[str, str] | None = None, wait: bool = True):
-    """Start ``divekit train`` in a fresh interpreter (a real process that a real SIGKILL can end)."""
-    full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), **(env or {})}
-    for hook in (KILL_AT_STEP, KILL_IN_WRITE, WRITE_DELAY):
-        if hook not in (env or {}):
-            full_env.pop(hook, None)
-    cmd = [sys.executable, "-m", "divekit", "train", "--runs-dir", str(runs), *args]
+KILLABLE = REPO / "tests" / "helpers" / "killable.py"
+
+
+def divekit_train(runs: Path, *args: str, kill: dict[str, str] | None = None, wait: bool = True):
+    """Start ``divekit train`` in a fresh interpreter (a real process that a real SIGKILL can end); ``kill``:
+    the kill points of ``tests/helpers/killable.py`` (``{"--kill-at-step": "31"}`` …)."""
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    points = [part for flag, value in (kill or {}).items() for part in (flag, value)]
+    cmd = [sys.executable, str(KILLABLE), *points, "--", "train", "--runs-dir", str(runs), *args]
     proc = subprocess.Popen(cmd, cwd=runs, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     if not wait:
@@ -79,7 +81,7 @@ def reference(tmp_path_factory) -> Path:
 
 def test_sigkill_then_resume_is_bitwise_identical(reference, tmp_path):
     rc, _, err = divekit_train(tmp_path, *ARGS, "--name", "k", "--checkpoint-every", str(EVERY),
-                               env={KILL_AT_STEP: "31"})
+                               kill={"--kill-at-step": "31"})
     assert rc == -signal.SIGKILL, err
     run = tmp_path / "k"
     assert not (run / "summary.json").exists() and not (run / "model.safetensors").exists()
@@ -91,7 +93,7 @@ def test_sigkill_then_resume_is_bitwise_identical(reference, tmp_path):
 
 def test_kill_inside_a_checkpoint_write_keeps_the_previous_one(reference, tmp_path):
     rc, _, err = divekit_train(tmp_path, *ARGS, "--name", "w", "--checkpoint-every", str(EVERY),
-                               env={KILL_IN_WRITE: "14"})
+                               kill={"--kill-in-write": "14"})
     assert rc == -signal.SIGKILL, err
     run = tmp_path / "w"
     half_written = list((run / "checkpoint").glob(".last.safetensors.*.tmp"))
@@ -108,19 +110,19 @@ def kill_and_resume_until_done(runs: Path, name: str, rng: random.Random, first_
     log, args = [], first_args
     for _ in range(8):
         how = rng.choice(["step", "write", "outside"])
-        env: dict[str, str] = {}
+        kill: dict[str, str] = {}
         if how == "step":
-            env[KILL_AT_STEP] = str(rng.randint(1, TOTAL_STEPS))
+            kill["--kill-at-step"] = str(rng.randint(1, TOTAL_STEPS))
         elif how == "write":
-            env[KILL_IN_WRITE] = str(rng.choice([*range(EVERY, TOTAL_STEPS + 1, EVERY), 20, 40]))
+            kill["--kill-in-write"] = str(rng.choice([*range(EVERY, TOTAL_STEPS + 1, EVERY), 20, 40]))
         else:
-            env[WRITE_DELAY] = "0.05"
-        proc = divekit_train(runs, *args, env=env, wait=False)
+            kill["--write-delay"] = "0.05"
+        proc = divekit_train(runs, *args, kill=kill, wait=False)
         if how == "outside":
             time.sleep(rng.uniform(2.5, 7.0))  # start-up takes ~2-3 s, training ~1-2 s
             proc.send_signal(signal.SIGKILL)
         _, err = proc.communicate(timeout=900)
-        log.append(f"{how} {env} -> rc {proc.returncode}, checkpoint at {checkpoint_step(runs / name)}")
+        log.append(f"{how} {kill} -> rc {proc.returncode}, checkpoint at {checkpoint_step(runs / name)}")
         if proc.returncode == 0 or "already finished" in err:  # the last kill came after summary.json
             return log
         assert proc.returncode == -signal.SIGKILL, f"{log}\n{err}"

@@ -7,7 +7,7 @@ import pytest
 from divekit.cli import main
 from divekit.errors import ConfigError
 from divekit.runs import default_run_name, new_run_dir, read_metrics_csv, write_text
-from divekit.train.rundir import read_metrics
+from divekit.training.rundir import read_metrics
 
 
 def test_writing_to_an_existing_directory_names_it_and_keeps_it(tmp_path):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from divekit.train.optimizers import SGD, build_optimizer, param_groups
+from divekit.training.optimizers import SGD, build_optimizer, param_groups
 
 
 def _model(seed: int = 0) -> torch.nn.Module:

@@ -15,8 +15,10 @@ from divekit.cli import main
 from divekit.data.tabular import TabularTransform, read_csv, target_values
 from divekit.errors import ConfigError, DataError
 from divekit.models.registry import MODELS, build_model
-from divekit.train.config import TrainConfig
-from divekit.train.tabular import fit_fold, load_tabular_data, log_rmse, tabular_config, train_tabular_run
+from divekit.training import tabular
+from divekit.training.config import TrainConfig
+from divekit.training.run import train_run
+from divekit.training.tabular import log_rmse
 
 
 def write(path, text: str | bytes):
@@ -85,15 +87,17 @@ def test_standardisation_uses_training_rows_only(table):
     assert x[:, 0].tolist() == pytest.approx([-1.0, 0.0, 0.0, 1.0, 998.0, 1998.0])  # missing → 0 = the mean
 
 
-def test_fit_fold_fits_the_transform_on_its_training_rows_only(table):
-    config = tabular_config(TrainConfig(data=str(table.path), model="linear", epochs=1, batch_size=2, opt="sgd",
-                                        lr=1e-3, momentum=0.0, nesterov=False,
-                                        data_options={"target": "y", "id_column": "id"}))
-    data = load_tabular_data(config)
-    result = fit_fold(config, data, torch.tensor([0, 1, 2, 3]), torch.tensor([4, 5]))
-    assert result.transform.numeric[0].mean == pytest.approx(2.0)
-    assert result.transform.categorical[0].categories == ["blue", "red"]  # green/purple only in validation
-    assert set(result.state.history[-1]) >= {"train_log_rmse", "valid_log_rmse"}
+def test_prepare_fits_the_transform_on_its_training_rows_only(table, tmp_path):
+    config = tabular.check(TrainConfig(data=str(table.path), model="linear", epochs=1, batch_size=2, opt="sgd",
+                                       lr=1e-3, momentum=0.0, nesterov=False, task="regression",
+                                       data_options={"target": "y", "id_column": "id"}))
+    prepared = tabular.prepare(config, tabular.load(config), torch.tensor([0, 1, 2, 3]), torch.tensor([4, 5]),
+                               torch.device("cpu"))
+    prepared.artifacts["transform.json"](tmp_path / "transform.json")
+    transform = TabularTransform.load(tmp_path / "transform.json")
+    assert transform.numeric[0].mean == pytest.approx(2.0)
+    assert transform.categorical[0].categories == ["blue", "red"]  # green/purple only in validation
+    assert len(prepared.loaders.train.labels) == 4 and len(prepared.loaders.valid.labels) == 2
 
 
 def test_one_hot_with_missing_indicator_and_unknown_categories(table):
@@ -176,9 +180,9 @@ def synthetic_csvs(tmp_path, n=200, seed=0):
 def test_train_then_predict_writes_one_row_per_test_row(tmp_path, capsys):
     train_csv, test_csv = synthetic_csvs(tmp_path)
     config = TrainConfig(data=str(train_csv), model="linear", epochs=60, batch_size=16, opt="adam", lr=0.5,
-                         weight_decay=0.0, schedule="constant", warmup=0, valid_fraction=0.2,
-                         data_options={"target": "y", "id_column": "id", "test": str(test_csv)})
-    run_dir, state = train_tabular_run(config, tmp_path / "runs", "syn")
+                         weight_decay=0.0, schedule="constant", warmup=0, valid_fraction=0.2, task="regression",
+                         label_smoothing=0.0, data_options={"target": "y", "id_column": "id", "test": str(test_csv)})
+    run_dir, state = train_run(config, tmp_path / "runs", "syn")
     names = {p.name for p in run_dir.iterdir()}
     assert {"config.json", "transform.json", "metrics.csv", "model.safetensors", "curves.png",
             "summary.json", "report.html"} <= names

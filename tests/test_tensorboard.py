@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from divekit.errors import ConfigError
-from divekit.train.config import TrainConfig
-from divekit.train.fit import fit
-from divekit.train.tensorboard import TensorBoardLogger, summary_writer_class, tag_of
+from divekit.training.config import TrainConfig
+from divekit.training.fit import fit
+from divekit.training.tensorboard import TensorBoardLogger, summary_writer_class, tag_of
 
 HAS_TENSORBOARD = importlib.util.find_spec("tensorboard") is not None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import random
@@ -11,11 +10,13 @@ import tarfile
 import pytest
 import torch
 
+from divekit import api
 from divekit.cli import main
 from divekit.data.text import Vocab
 from divekit.errors import ConfigError
-from divekit.train.config import TrainConfig
-from divekit.train.text import classify, eval_text, load_text_run, text_config, train_text_run
+from divekit.training import text
+from divekit.training.run import train_run
+from divekit.training.text import classify
 
 GOOD = ["great", "wonderful", "loved", "superb", "brilliant"]
 BAD = ["awful", "boring", "hated", "terrible", "dull"]
@@ -60,11 +61,10 @@ def train(imdb_dir, tmp_path, *extra: str) -> str:
 
 def train_bilstm(imdb_dir, tmp_path) -> str:
     """Through the API: model options (a small LSTM, fine-tuned vectors) have no CLI flags."""
-    config = TrainConfig(data="imdb", data_dir=str(imdb_dir), model="bilstm", epochs=6, opt="adam", lr=0.02,
-                         batch_size=16, threads=1,
-                         data_options={"embedding": str(imdb_dir / "glove8.txt"), "max_len": 40},
-                         model_options={"num_hiddens": 16, "freeze": False})
-    run_dir, state = train_text_run(config, tmp_path / "runs", "r")
+    config = api.config(data="imdb", data_dir=str(imdb_dir), model="bilstm", epochs=6, lr=0.02, batch_size=16,
+                        threads=1, data_options={"embedding": str(imdb_dir / "glove8.txt"), "max_len": 40},
+                        model_options={"num_hiddens": 16, "freeze": False})
+    run_dir, state = train_run(config, tmp_path / "runs", "r")
     assert state.model.embedding.weight.requires_grad  # freeze=False reached the model
     return str(run_dir)
 
@@ -82,7 +82,7 @@ def test_train_then_predict_text(imdb_dir, tmp_path, capsys, model):
         assert (tmp_path / "runs" / "r" / f).is_file(), f
     meta = json.loads((tmp_path / "runs" / "r" / "config.json").read_text())["meta"]
     assert meta["embedding_coverage"] == pytest.approx(18 / 22) and meta["vocab_size"] == 24
-    assert meta["build_options"]["embed_size"] == 8 and meta["text_defaults_applied"] == {}
+    assert meta["build_options"]["embed_size"] == 8
     summary = json.loads((tmp_path / "runs" / "r" / "summary.json").read_text())
     assert summary["final"]["test_acc"] >= 0.8, summary  # an easy task (chance: 0.5)
 
@@ -94,38 +94,33 @@ def test_train_then_predict_text(imdb_dir, tmp_path, capsys, model):
     rows = (tmp_path / "runs" / "r" / "predictions.csv").read_text().splitlines()
     assert rows[0] == "index,label,class,probability,true_label" and len(rows) == 61
     capsys.readouterr()
-    assert eval_text(argparse.Namespace(run=run, runs_dir="runs", data_dir=None, device="cpu")) == 0
-    assert f"test accuracy {summary['final']['test_acc']:.4f}" in capsys.readouterr().out  # same as in training
-    assert main(["eval", run, "--data-dir", str(imdb_dir), "--device", "cpu"]) == 0  # the CLI finds eval_text
+    assert api.load_run(run).evaluate(device="cpu")["acc"] == summary["final"]["test_acc"]  # same as in training
+    assert main(["eval", run, "--data-dir", str(imdb_dir), "--device", "cpu"]) == 0
     assert f"test accuracy {summary['final']['test_acc']:.4f}" in capsys.readouterr().out
     assert (tmp_path / "runs" / "r" / "report.html").is_file()
 
 
 def test_saved_vocabulary_maps_new_text_like_training(imdb_dir, tmp_path):
     run = train(imdb_dir, tmp_path, "--model", "textcnn", "--epochs", "1")
-    model, config, meta, vocab = load_text_run(tmp_path / "runs" / "r", "cpu")
+    finished = api.load_run(run).open("cpu")
+    config, meta, vocab = finished.config, finished.meta, finished.vocab
     assert vocab.idx_to_token == Vocab.load(tmp_path / "runs" / "r" / "vocab.json").idx_to_token
     assert config.data_options["max_len"] == 500 and meta["embedding"] is None
-    assert (config.opt, config.lr, config.batch_size) == ("adam", 0.001, 64) == tuple(
-        meta["text_defaults_applied"][k] for k in ("opt", "lr", "batch_size"))  # no optimisation flag given
-    probs = classify(model, vocab, ["great great", "never seen words here", ""], config.data_options)
+    assert (config.opt, config.lr, config.batch_size) == ("adam", 0.001, 64)  # the textcnn recipe's
+    probs = classify(finished.model, vocab, ["great great", "never seen words here", ""], config.data_options)
     assert probs.shape == (3, 2) and torch.allclose(probs.sum(1), torch.ones(3))
     assert run.endswith("r")
 
 
-def test_text_config_defaults_and_refusals():
-    config, options, applied = text_config(TrainConfig(data="imdb", model="bilstm", epochs=4))
-    assert (config.opt, config.lr, config.batch_size, config.epochs) == ("adam", 0.01, 64, 4)  # --epochs 4 kept
-    assert options["max_len"] == 500 and "epochs" not in applied and not config.tta_flip
-    kept, _, none = text_config(TrainConfig(data="imdb", model="textcnn", lr=0.003))  # one flag given: all kept
-    assert (kept.opt, kept.lr, kept.batch_size, none) == ("sgd", 0.003, 256, {})
-    exact, _, _ = text_config(TrainConfig(data="imdb", model="textcnn", lr=0.1, epochs=3), given={"lr", "epochs"})
-    assert (exact.opt, exact.lr, exact.batch_size, exact.epochs) == ("adam", 0.1, 64, 3)
-    book, _, _ = text_config(TrainConfig(data="imdb", model="textcnn", epochs=3), given=set())
-    assert book.epochs == 5
+def test_text_recipes_and_refusals():
+    config = api.config(data="imdb", epochs=4)
+    assert (config.model, config.opt, config.lr, config.batch_size, config.epochs) == ("bilstm", "adam", 0.01, 64, 4)
+    assert config.data_options["max_len"] == 500 and not config.tta_flip
+    cnn = api.config(data="imdb", model="textcnn", lr=0.003)  # a flag beats the recipe, the rest stays
+    assert (cnn.opt, cnn.lr, cnn.batch_size, cnn.epochs) == ("adam", 0.003, 64, 5)
     with pytest.raises(ConfigError, match="not a text model"):
-        text_config(TrainConfig(data="imdb", model="lenet"))
+        text.check(api.config(data="imdb", model="lenet"))
     with pytest.raises(ConfigError, match="not text options"):
-        text_config(TrainConfig(data="imdb", model="bilstm", data_options={"maxlen": 10}))
+        text.check(api.config(data="imdb", model="bilstm", data_options={"maxlen": 10}))
     with pytest.raises(ConfigError, match="max_len"):
-        text_config(TrainConfig(data="imdb", model="bilstm", data_options={"max_len": 0}))
+        text.check(api.config(data="imdb", model="bilstm", data_options={"max_len": 0}))

@@ -8,10 +8,10 @@ import torch
 from divekit.data.images import load_dataset
 from divekit.data.loader import TensorLoader
 from divekit.errors import ConfigError
-from divekit.train.config import TrainConfig
-from divekit.train.fit import TrainingDiverged, evaluate, fit
-from divekit.train.run import train_run
-from divekit.train.schedule import lr_at
+from divekit.training.config import TrainConfig
+from divekit.training.fit import TrainingDiverged, evaluate, fit
+from divekit.training.run import train_run
+from divekit.training.schedule import lr_at
 
 
 def test_schedules_are_pure_functions_of_the_step():
@@ -93,11 +93,11 @@ def test_run_directory_contract_and_same_seed_same_metrics(tmp_path):
 
 
 def test_predict_refuses_a_shuffling_loader():
-    from divekit.cli.predict import predict
     from divekit.errors import ConfigError
+    from divekit.training.evaluate import predict_probabilities
 
     train, test = mini_loaders()
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
     with pytest.raises(ConfigError, match="shuffl"):
-        predict(model, train, torch.device("cpu"), None, False)
-    assert predict(model, test, torch.device("cpu"), None, False).shape == (1000, 10)
+        predict_probabilities(model, train)
+    assert predict_probabilities(model, test).shape == (1000, 10)

@@ -11,7 +11,7 @@ from torch import nn
 from divekit.data.loader import TensorLoader
 from divekit.errors import ConfigError
 from divekit.training.config import TrainConfig
-from divekit.training.fit import evaluate, shifted, tta_probabilities
+from divekit.training.evaluate import evaluate, shifted, tta_probabilities
 
 
 def moved_by_hand(x: torch.Tensor, dy: int, dx: int, fill: float) -> torch.Tensor:
@@ -79,8 +79,8 @@ def test_tta_shift_is_validated(bad):
 
 
 def test_cli_passes_tta_shift():
-    from divekit.cli.kfold import training_config
     from divekit.cli.train import add_arguments
+    from divekit.cli.train import config_from_args as training_config
 
     p = argparse.ArgumentParser()
     add_arguments(p)

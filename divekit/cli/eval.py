@@ -1,4 +1,4 @@
-"""``divekit eval RUN``: evaluate a finished run on its test set."""
+"""``divekit eval RUN``: evaluate a finished run's saved model (``divekit.api.Run.evaluate``)."""
 
 from __future__ import annotations
 
@@ -8,26 +8,20 @@ import argparse
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run directory (or its name under --runs-dir)")
     p.add_argument("--runs-dir", default="runs")
-    p.add_argument("--data-dir", help="override where the dataset is looked for")
+    p.add_argument("--data-dir", help="where the dataset is looked for first (also when the run's data folder "
+                                      "has moved)")
     p.add_argument("--device", default="auto")
 
 
 def run(args: argparse.Namespace) -> int:
-    from divekit.runs import resolve_run_dir
-    from divekit.train.tasks import evaluator_for, trained_run_kind
+    from divekit import api
 
-    return evaluator_for(trained_run_kind(resolve_run_dir(args.run, args.runs_dir), "evaluate"))(args)
-
-
-def eval_images(args: argparse.Namespace) -> int:
-    """Image classification: test loss and accuracy of the saved model, evaluated as in training."""
-    from divekit.runs import resolve_run_dir
-    from divekit.train.fit import evaluate
-    from divekit.train.run import open_test_run
-
-    t = open_test_run(resolve_run_dir(args.run, args.runs_dir), args.device, args.data_dir)
-    metrics = evaluate(t.model, t.loader, t.device, t.dtype, t.config.tta_flip, t.config.task,
-                       tta_shift=t.config.tta_shift)
-    print(f"{t.run_dir}: test loss {metrics['loss']:.4f}  test accuracy {metrics.get('acc', float('nan')):.4f}  "
-          f"({len(t.test_set)} examples)")
+    run = api.load_run(args.run, args.runs_dir)
+    metrics = run.evaluate(args.data_dir, args.device)
+    names = {"acc": "accuracy", "log_rmse": "log-RMSE", "mse": "MSE"}
+    shown = "  ".join(f"{metrics['split']} {names.get(k, k)} {v:.4f}" for k, v in metrics.items()
+                      if k not in ("split", "examples") and isinstance(v, (int, float)))
+    note = {"valid": ", the run's validation rows: its test file has no target column",
+            "train": ", the training rows: the run held out no labelled rows"}.get(metrics["split"], "")
+    print(f"{run.path}: {shown}  ({metrics['examples']} examples{note})")
     return 0

@@ -19,16 +19,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from divekit.runs import resolve_run_dir
+    from divekit import api
 
-    dirs = [resolve_run_dir(r, args.runs_dir) for r in args.runs]
-    if len(dirs) == 1:
-        from divekit.report.single import write_report
-
-        path = write_report(dirs[0], args.out, predictions=args.predictions)
+    runs = [api.load_run(r, args.runs_dir) for r in args.runs]
+    if len(runs) == 1:
+        path = runs[0].report(args.out, predictions=args.predictions)
     else:
         from divekit.report.compare import write_comparison
 
-        path = write_comparison(dirs, args.out)
+        path = write_comparison([r.path for r in runs], args.out)
     print(f"report: {path}")
     return 0

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from divekit.errors import ConfigError, DataError
+from divekit.errors import ConfigError, DataError, TrainingDiverged
 
 
 class MistakeWarning(UserWarning):
@@ -144,7 +144,7 @@ def check_ordered_loader(loader: Any) -> None:
     if shuffled:
         raise ShuffledLoaderError(f"predictions must follow the stored order of the examples, but this "
                                   f"{type(loader).__name__} shuffles: row i would not belong to example i; use a "
-                                  f"loader with shuffle=False (divekit.train.run.eval_loader makes one)")
+                                  f"loader with shuffle=False (divekit.training.run.eval_loader makes one)")
 
 
 def warn_if_training(model: nn.Module, what: str = "evaluating") -> bool:
@@ -178,8 +178,6 @@ def divergence_message(loss: float, state: Any, step: int) -> str:
 
 def diverged(state: Any, loss: float, step: int) -> Exception:
     """A ``TrainingDiverged`` error carrying ``divergence_message`` (for ``raise diverged(...)``)."""
-    from divekit.train.fit import TrainingDiverged
-
     return TrainingDiverged(divergence_message(loss, state, step))
 
 
@@ -221,7 +219,7 @@ class MistakeChecks:
 
     def on_train_start(self, state: Any) -> None:
         self.first, self.seen = None, 0
-        loader = state.extra.get("loaders", {}).get("train")
+        loader = state.loaders.train if getattr(state, "loaders", None) is not None else None
         batch = _first_batch(loader)
         if batch is None:
             return
@@ -251,8 +249,6 @@ class MistakeChecks:
         if self.first is None:
             self.first = (step, value)
         elif self.first[1] > 0 and value > self.explode_factor * self.first[1]:
-            from divekit.train.fit import TrainingDiverged
-
             raise TrainingDiverged(
                 f"the loss exploded in the first steps: {self.first[1]:.4g} at step {self.first[0]}, {value:.4g} at "
                 f"step {step} (×{value / self.first[1]:.0f}, lr {state.lr:g}): the learning rate is too large; "

@@ -27,7 +27,7 @@ class LivePlot:
 
     Args:
         path: PNG to rewrite; default ``RUN/live.png`` when ``RunWriter`` put the run directory in
-            ``state.extra["run_dir"]``, else no file.
+            ``state.run_dir`` (set by the run pipeline), else no file.
         notebook: also display and update the figure in a notebook (default: when running in Jupyter).
     """
 
@@ -42,8 +42,8 @@ class LivePlot:
         self.min_interval, self.drawn_at, self.drawn_epochs = min_interval, -math.inf, 0
 
     def on_train_start(self, state) -> None:
-        if self.path is None and state.extra.get("run_dir"):
-            self.path = Path(state.extra["run_dir"]) / "live.png"
+        if self.path is None and getattr(state, "run_dir", None):
+            self.path = Path(state.run_dir) / "live.png"
 
     def on_epoch_end(self, state) -> None:
         if not state.history or (self.path is None and not self.notebook):
@@ -68,7 +68,7 @@ class LivePlot:
                              compress_level=6 if last else 1)
             atomic_write(self.path, lambda f: f.write(png))
             if last:  # the run's curves.png is this very figure: handed over instead of drawn again
-                state.extra["curves_png"] = (len(state.history), png)
+                state.curves_png = (len(state.history), png)
 
     def on_train_end(self, state) -> None:
         if state.history and self.drawn_epochs < len(state.history) and (self.path or self.notebook):

@@ -1,4 +1,4 @@
-"""Read what a report needs from a run directory, and recompute test-set predictions for image runs.
+"""Read what a report needs from a run directory (no torch needed), and the shape of test-set predictions.
 
 A training run holds ``config.json``, ``metrics.csv``, ``summary.json`` (and ``model.safetensors``);
 a k-fold run (``divekit kfold``) holds ``config.json`` with ``meta.kind == "kfold"``, ``fold-I/metrics.csv``
@@ -88,25 +88,3 @@ class Predictions:
 
         k = len(self.classes)
         return torch.bincount(self.labels * k + self.predicted, minlength=k * k).reshape(k, k)
-
-
-def image_predictions(run: RunData) -> Predictions | None:
-    """Rerun an image-classification run's saved model over its test set (same order, same TTA and precision).
-
-    Returns None for runs this does not apply to (k-fold, tabular or text data, no weights).
-    """
-    from divekit.train.tasks import kind_of
-
-    data = run.config.get("data", "")
-    if run.is_kfold or not (run.path / "model.safetensors").is_file() or kind_of(str(data)) != "image":
-        return None
-    if run.config.get("task", "classification") != "classification":
-        return None
-    from divekit.cli.predict import predict
-    from divekit.train.run import open_test_run
-
-    t = open_test_run(run.path, device="cpu")
-    predicted = predict(t.model, t.loader, t.device, t.dtype, t.config.tta_flip, t.config.tta_shift).argmax(1)
-    meta, test_set = t.meta, t.test_set
-    classes = tuple(meta.get("classes") or test_set.classes)
-    return Predictions(test_set.labels.clone(), predicted, test_set.images, classes)

@@ -13,7 +13,7 @@ from typing import Any
 
 from divekit.report import html as h
 from divekit.report.figures import confusion_png, curves_png, lr_png, progress_png, tile_png
-from divekit.report.rundata import Predictions, RunData, image_predictions, load_run_data
+from divekit.report.rundata import Predictions, RunData, load_run_data
 from divekit.runs import write_text
 
 MAX_MISTAKES = 48
@@ -50,12 +50,22 @@ def timing(run: RunData) -> dict[str, Any]:
 def fold_table(run: RunData) -> str:
     """Per-fold final metrics, then mean and standard deviation over the folds."""
     folds = [f for f in run.summary.get("folds", []) if isinstance(f, dict)]
+    k = run.summary.get("k") or run.meta.get("k")
     if not folds:
-        return h.para("summary.json has no per-fold results.")
+        return h.para(f"interrupted before its first fold finished (0 of {k} folds)" if k else
+                      "summary.json has no per-fold results.")
+    if run.summary.get("complete") is False:
+        return h.para(f"interrupted after {len(folds)} of {k} folds; the folds that finished:") + _fold_rows(
+            run, folds)
+    return _fold_rows(run, folds)
+
+
+def _fold_rows(run: RunData, folds: list[dict[str, Any]]) -> str:
     keys = list(dict.fromkeys(k for f in folds for k in (f.get("final") or {}) if k.startswith(("train_", "valid_"))))
     rows = [[f.get("fold"), f.get("epochs_run"), *[(f.get("final") or {}).get(k) for k in keys]] for f in folds]
     mean, std = run.summary.get("mean", {}), run.summary.get("std", {})
-    rows += [["mean", None, *[mean.get(k) for k in keys]], ["std", None, *[std.get(k) for k in keys]]]
+    if mean:
+        rows += [["mean", None, *[mean.get(k) for k in keys]], ["std", None, *[std.get(k) for k in keys]]]
     parts = [h.table(("fold", "epochs", *keys), rows)]
     for text in [run.summary.get("overfitting")] + [f.get("overfitting") for f in folds]:
         if text:
@@ -145,10 +155,10 @@ def curve_sections(run: RunData, curves: bytes | None = None) -> list[str]:
     return parts
 
 
-def build_report(run: RunData, predictions: bool | Predictions = True, curves: bytes | None = None) -> str:
-    """The HTML text of ``run``'s report; ``predictions=False`` skips rerunning the model, and test-set
-    ``Predictions`` already in hand are used instead of rerunning it; ``curves``: the run's curves figure
-    (PNG) when already drawn."""
+def build_report(run: RunData, predictions: Predictions | None = None, curves: bytes | None = None) -> str:
+    """The HTML text of ``run``'s report; ``predictions``: the test-set predictions (the confusion matrix and
+    misclassified examples need them; ``divekit.api.Run.report`` computes them); ``curves``: the run's curves
+    figure (PNG) when already drawn."""
     final = run.final
     kind = "k-fold cross-validation" if run.is_kfold else "training run"
     data = run.meta.get("dataset") or run.config.get("data")
@@ -160,9 +170,8 @@ def build_report(run: RunData, predictions: bool | Predictions = True, curves: b
         sections.append(h.section(f"Folds (k = {run.summary.get('k', len(run.folds))})", fold_table(run),
                                   anchor="folds"))
     sections += curve_sections(run, curves)
-    pred = predictions if isinstance(predictions, Predictions) else image_predictions(run) if predictions else None
-    if pred is not None:
-        sections += prediction_sections(pred, final.get("test_acc"))
+    if predictions is not None:
+        sections += prediction_sections(predictions, final.get("test_acc"))
     if timing(run):
         sections.append(h.section("Timing", h.key_values(timing(run)), anchor="timing"))
     sections.append(h.section("Configuration", h.key_values(run.config), anchor="config"))
@@ -174,7 +183,7 @@ def build_report(run: RunData, predictions: bool | Predictions = True, curves: b
                   footer=f"written by divekit report on {time.strftime('%Y-%m-%d %H:%M:%S')}")
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None, predictions: bool | Predictions = True,
+def write_report(run_dir: str | Path, out: str | Path | None = None, predictions: Predictions | None = None,
                  curves: bytes | None = None) -> Path:
     """Write ``RUN/report.html`` (or ``out``) for the run in ``run_dir`` and return its path (``predictions``
     and ``curves`` as for ``build_report``)."""

@@ -12,7 +12,7 @@ import torch
 
 from divekit.errors import CheckpointError
 from divekit.runs import atomic_write, read_json, read_metrics_csv, write_json
-from divekit.train.config import TrainConfig
+from divekit.training.config import TrainConfig
 
 
 def environment() -> dict[str, Any]:
@@ -29,7 +29,8 @@ def environment() -> dict[str, Any]:
 
 def write_config(run_dir: Path, config: TrainConfig, meta: dict[str, Any]) -> None:
     """``config.json``: the full TrainConfig plus what was resolved at run time (shapes, classes, versions)."""
-    write_json(run_dir / "config.json", {"config": config.to_dict(), "meta": meta, "environment": environment()})
+    write_json(run_dir / "config.json", {"config": config.to_dict(), "meta": meta, "environment": environment()},
+               owner=True)
 
 
 def read_config(run_dir: Path) -> tuple[TrainConfig, dict[str, Any]]:
@@ -48,7 +49,7 @@ def write_metrics(run_dir: Path, history: list[dict[str, Any]]) -> None:
     writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
     writer.writeheader()
     writer.writerows(history)
-    atomic_write(run_dir / "metrics.csv", lambda f: f.write(buf.getvalue()), mode="w")
+    atomic_write(run_dir / "metrics.csv", lambda f: f.write(buf.getvalue()), mode="w", owner=True)
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, int | float]]:
@@ -68,7 +69,7 @@ def save_weights(model: torch.nn.Module, path: Path) -> None:
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     data = save(tensors)
-    atomic_write(path, lambda f: f.write(data))
+    atomic_write(path, lambda f: f.write(data), owner=True)
 
 
 def load_weights(model: torch.nn.Module, path: Path) -> torch.nn.Module:
@@ -87,12 +88,23 @@ def load_weights(model: torch.nn.Module, path: Path) -> torch.nn.Module:
 
 
 def load_fitting(model: torch.nn.Module, weights: dict[str, torch.Tensor], path: Path) -> None:
-    """``model.load_state_dict(weights)``, or a ``CheckpointError`` naming ``path`` and what does not fit."""
+    """``model.load_state_dict(weights)``, or a ``CheckpointError`` naming ``path`` and what does not fit, or
+    which tensors hold NaN or infinite values (a model restored from them would only ever predict garbage)."""
+    check_finite(weights, path)
     try:
         model.load_state_dict(weights)
     except RuntimeError:
         raise CheckpointError(f"{path}: weights do not fit the model: {misfit(model.state_dict(), weights)}; "
                               f"were they saved for other model options or by another divekit version?") from None
+
+
+def check_finite(weights: dict[str, torch.Tensor], path: Path, shown: int = 3) -> None:
+    """``CheckpointError`` naming ``path`` and its first tensors that hold NaN or ±inf."""
+    bad = [name for name, t in weights.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        names = ", ".join(bad[:shown]) + (", …" if len(bad) > shown else "")
+        raise CheckpointError(f"{path}: {len(bad)} tensor(s) hold NaN or infinite values ({names}); these weights "
+                              f"come from a run that diverged or a damaged file, and cannot be used")
 
 
 def misfit(expected: dict[str, torch.Tensor], saved: dict[str, torch.Tensor], shown: int = 3) -> str:

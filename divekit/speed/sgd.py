@@ -1,10 +1,10 @@
-"""Optimizers by name, with their real parameters.
+"""divekit's SGD: the update of ``torch.optim.SGD``, bit for bit, with the same ``state_dict``, computed faster.
 
-SGD is our own (``SGD`` below): the same update as ``torch.optim.SGD``, bit for bit, with the same
-``state_dict``. It exists because the first step of any ``torch.optim`` optimizer imports ``torch._dynamo``
-(about 1.6 s here, a tenth of the default run), even when nothing is compiled; each later step is also cheaper
-(no profiler record, hooks or functional dispatch: ~0.1 ms a step less on a 2-core CPU, docs/benchmarks.md).
-``muon`` (divekit/train/muon.py) is SGD whose hidden weight matrices take orthogonalized steps.
+The first step of any ``torch.optim`` optimizer imports ``torch._dynamo`` (about 1.6 s on a 2-core CPU, a tenth
+of the default run), even when nothing is compiled; each later step is also cheaper here (no profiler record,
+hooks or functional dispatch: ~0.1 ms a step less on a 2-core CPU, docs/benchmarks.md). It is a fast path of
+``divekit.speed``: with fast paths off, ``divekit.training.optimizers`` builds ``torch.optim.SGD`` instead.
+``tests/test_sgd.py`` checks both give the same numbers.
 """
 
 from __future__ import annotations
@@ -14,50 +14,6 @@ from typing import Any
 import torch
 
 from divekit.errors import ConfigError
-
-OPTIMIZERS = ("sgd", "muon", "adam", "adamw", "rmsprop")
-
-
-def param_groups(model: torch.nn.Module, weight_decay: float, decay_norm_and_bias: bool = False,
-                 skip: frozenset[int] = frozenset()) -> list[dict]:
-    """Split parameters so weight decay skips biases and normalisation weights (1-D tensors) unless asked.
-    ``skip``: ``id``s of parameters left out (another group holds them)."""
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad and id(p) not in skip:
-            (decay if p.ndim > 1 or decay_norm_and_bias else no_decay).append(p)
-    groups = [{"params": decay, "weight_decay": weight_decay}]
-    if no_decay:
-        groups.append({"params": no_decay, "weight_decay": 0.0})
-    return groups
-
-
-def build_optimizer(name: str, model: torch.nn.Module, lr: float, momentum: float = 0.0,
-                    nesterov: bool = False, weight_decay: float = 0.0, betas: tuple[float, float] = (0.9, 0.999),
-                    eps: float = 1e-8, alpha: float = 0.99, decay_norm_and_bias: bool = False) -> Any:
-    """Build ``sgd`` (lr, momentum, nesterov, weight_decay), ``muon`` (the same, hidden weight matrices
-    orthogonalized at ``LR_SCALE`` × lr: ``divekit.train.muon``), ``adam``/``adamw`` (lr, betas, eps,
-    weight_decay; AdamW decouples it) or ``rmsprop`` (lr, alpha, eps, momentum, weight_decay)."""
-    groups = param_groups(model, weight_decay, decay_norm_and_bias)
-    if not any(g["params"] for g in groups):
-        raise ConfigError("the model has no trainable parameters")
-    if lr <= 0:
-        raise ConfigError(f"--lr must be positive, got {lr}")
-    if name in ("sgd", "muon") and nesterov and momentum <= 0:
-        raise ConfigError("--nesterov needs --momentum > 0")
-    if name == "sgd":
-        return SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov)
-    if name == "muon":
-        from divekit.train.muon import Muon, muon_groups
-
-        return Muon(muon_groups(model, weight_decay), lr=lr, momentum=momentum, nesterov=nesterov)
-    if name == "adam":
-        return torch.optim.Adam(groups, lr=lr, betas=betas, eps=eps)
-    if name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(groups, lr=lr, alpha=alpha, eps=eps, momentum=momentum)
-    raise ConfigError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 
 class SGD:

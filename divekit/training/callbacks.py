@@ -33,7 +33,7 @@ class EarlyStopping:
         restore_best: load the best epoch's weights back at the end of training.
 
     After training, ``best_epoch`` (1-based), ``best`` and ``stopped_epoch`` (None if it never stopped)
-    are set, and also recorded in ``state.extra["early_stopping"]``.
+    are set, and also recorded in ``state.early_stopping``.
     """
 
     def __init__(self, monitor: str = "valid_loss", patience: int = 5, mode: str = "auto",
@@ -75,13 +75,13 @@ class EarlyStopping:
     def on_train_end(self, state) -> None:
         if self.restore_best and self.best_weights is not None:
             state.model.load_state_dict(self.best_weights)
-        state.extra["early_stopping"] = {"monitor": self.monitor, "best_epoch": self.best_epoch, "best": self.best,
+        state.early_stopping = {"monitor": self.monitor, "best_epoch": self.best_epoch, "best": self.best,
                                          "stopped_epoch": self.stopped_epoch, "restored": self.restore_best}
 
 
 def final_row(state) -> dict[str, Any]:
     """The metrics of the weights the model ends with: the best epoch when early stopping restored it."""
-    stopping = state.extra.get("early_stopping") or {}
+    stopping = state.early_stopping or {}
     if stopping.get("restored") and stopping.get("best_epoch"):
         return next(r for r in state.history if r["epoch"] == stopping["best_epoch"])
     return state.history[-1] if state.history else {}

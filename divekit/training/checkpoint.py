@@ -23,8 +23,6 @@ import json
 import os
 import random
 import shutil
-import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,32 +31,18 @@ import torch
 
 from divekit.errors import CheckpointError, ConfigError
 from divekit.runs import atomic_write
-from divekit.train.config import TrainConfig
-from divekit.train.fit import EpochSums, State
-from divekit.train.rundir import load_fitting
+from divekit.training.config import TrainConfig
+from divekit.training.rundir import load_fitting
+from divekit.training.state import EpochSums, State
 
 FORMAT = 1
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_FILE = "last.safetensors"
-# Test hooks (read only by the test suite): die by SIGKILL after step N, or half-way through writing the
-# checkpoint of step N; or sleep inside every write so an outside SIGKILL can land there.
-KILL_AT_STEP = "DIVEKIT_TEST_KILL_AT_STEP"
-KILL_IN_WRITE = "DIVEKIT_TEST_KILL_IN_WRITE"
-WRITE_DELAY = "DIVEKIT_TEST_WRITE_DELAY"
 
 
 def checkpoint_path(run_dir: str | os.PathLike) -> Path:
     """``RUN/checkpoint/last.safetensors``."""
     return Path(run_dir) / CHECKPOINT_DIR / CHECKPOINT_FILE
-
-
-def _env_int(name: str) -> int | None:
-    value = os.environ.get(name)
-    return int(value) if value else None
-
-
-def _die() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
 
 
 class Checkpointer:
@@ -73,18 +57,18 @@ class Checkpointer:
             raise CheckpointError(f"--checkpoint-every must be ≥ 0, got {every}")
         self.path = checkpoint_path(run_dir)
         self.every = every
-        self.kill_at, self.kill_in_write = _env_int(KILL_AT_STEP), _env_int(KILL_IN_WRITE)
-        self.delay = float(os.environ.get(WRITE_DELAY) or 0)
 
     def on_step_end(self, state: State) -> None:
         # the last batch of an epoch is saved by on_epoch_end, after evaluation
         if self.every and state.step % self.every == 0 and state.batch < state.steps_per_epoch:
             self.save(state)
-        if state.step == self.kill_at:
-            _die()
 
     def on_epoch_end(self, state: State) -> None:
         self.save(state)
+
+    def write(self, data: bytes) -> None:
+        """Replace the checkpoint file with ``data`` atomically (the kill-and-resume tests interrupt it here)."""
+        atomic_write(self.path, lambda f: f.write(data), owner=True)
 
     def save(self, state: State) -> Path:
         """Write the checkpoint of ``state`` atomically; returns its path."""
@@ -98,20 +82,9 @@ class Checkpointer:
         except (TypeError, ValueError) as e:
             raise CheckpointError(f"{self.path}: cannot save the training state as JSON ({e})") from None
         data = save(tensors, metadata={"divekit": header})
-
-        def write(f) -> None:
-            half = len(data) // 2
-            f.write(data[:half])
-            if state.step == self.kill_in_write:
-                f.flush()
-                _die()
-            if self.delay:
-                time.sleep(self.delay)
-            f.write(data[half:])
-
         try:
             _remove_stale_temporaries(self.path.parent)
-            atomic_write(self.path, write)
+            self.write(data)
             _fsync_dir(self.path.parent)
         except OSError as e:
             raise CheckpointError(f"{self.path}: cannot write the checkpoint ({e.strerror or e}); "
@@ -126,7 +99,7 @@ def config_for_resume(run_dir: Path, config: TrainConfig | None = None) -> tuple
         CheckpointError: not a run directory, or a run that already finished (it has ``summary.json``).
         ConfigError: ``config`` is given and differs from the run's own.
     """
-    from divekit.train.rundir import read_config
+    from divekit.training.rundir import read_config
 
     if not (run_dir / "config.json").is_file():
         raise CheckpointError(f"{run_dir}: not a run directory (no config.json), nothing to resume")
@@ -196,7 +169,7 @@ def capture(state: State) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         "format": FORMAT, "epoch": state.epoch, "step": state.step, "batch": state.batch, "seen": sums.seen,
         "total_steps": state.total_steps, "steps_per_epoch": state.steps_per_epoch,
         "seconds": state.seconds, "history": state.history, "skipped": state.skipped,
-        "resumed_at": state.extra.get("resumed_at", []),
+        "resumed_at": state.resumed_at,
         "optimizer": {"param_groups": opt["param_groups"], "scalars": scalars},
         "rng": {"cuda_devices": len(cuda_states), "numpy": [np_kind, np_pos, np_has_gauss, np_gauss],
                 "python": [py_version, list(py_state), py_gauss]},
@@ -272,7 +245,7 @@ def restore(run_dir: str | os.PathLike, state: State) -> bool:
     state.epoch, state.step, state.batch = meta["epoch"], meta["step"], meta["batch"]
     state.sums = EpochSums(loss_sum, correct, meta["seen"]) if state.batch else None
     state.history, state.seconds, state.skipped = meta["history"], float(meta["seconds"]), meta["skipped"]
-    state.extra["resumed_at"] = [*meta["resumed_at"], state.step]
+    state.resumed_at = [*meta["resumed_at"], state.step]
     _set_rng(tensors, meta["rng"], path)
     return True
 

@@ -7,14 +7,12 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from divekit.errors import ConfigError, DivekitError
+from divekit.errors import ConfigError, TrainingDiverged
 
 if TYPE_CHECKING:
-    from divekit.train.fit import State
+    from divekit.training.state import State
 
-
-class TrainingDiverged(DivekitError):
-    """The loss or a gradient became NaN or infinite."""
+__all__ = ["NonFiniteGuard", "TrainingDiverged", "ON_NAN"]
 
 
 ON_NAN = ("stop", "skip")

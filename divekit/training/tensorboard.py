@@ -40,7 +40,7 @@ class TensorBoardLogger:
 
     Args:
         log_dir: where event files go; default ``RUN/tensorboard`` (the run directory that ``RunWriter``
-            puts in ``state.extra["run_dir"]``), else ``fallback_root/tensorboard``.
+            puts in ``state.run_dir``), else ``fallback_root/tensorboard``.
         histograms: log a histogram of each parameter and its gradient at each epoch end.
         lr_every: log the learning rate every this many steps (1: every step).
     """
@@ -55,7 +55,7 @@ class TensorBoardLogger:
         self.grads: dict[str, Any] = {}
 
     def on_train_start(self, state) -> None:
-        run_dir = state.extra.get("run_dir")
+        run_dir = state.run_dir
         log_dir = self.log_dir or (Path(run_dir) / "tensorboard" if run_dir else self.fallback_root / "tensorboard")
         self.log_dir = log_dir
         self.writer = self.writer_class(log_dir=str(log_dir), purge_step=state.step or None)

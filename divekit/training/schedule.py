@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-SCHEDULES = ("constant", "step", "cosine", "onecycle")
+from divekit.training.config import SCHEDULES
 
 
 def lr_at(step: int, total_steps: int, base_lr: float, kind: str = "constant", warmup_steps: int = 0,

@@ -19,7 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from divekit.train.optimizers import SGD, param_groups
+from divekit.speed.sgd import SGD
+from divekit.training.param_groups import param_groups
 
 NEWTON_SCHULZ = (3.4445, -4.7750, 2.0315)  # Muon's quintic: pushes every singular value into ~[0.7, 1.2] fast
 LR_SCALE = 0.2  # hidden weights move at 0.2 × the scheduled rate (0.04 at the default peak lr 0.2)

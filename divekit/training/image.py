@@ -1,0 +1,177 @@
+"""The image-classification task: IDX datasets (Fashion-MNIST, MNIST …) held in memory as uint8 tensors.
+
+Batches are index slices of one tensor, converted to float, normalised and augmented per batch on the compute
+device (``divekit.data.loader.TensorLoader``). Conv nets train channels-last; the book's LeNet takes its fast
+path (``divekit.speed``) unless fast paths are off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from divekit import speed
+from divekit.data.images import ImageDataset, load_dataset
+from divekit.data.loader import Augment, TensorLoader
+from divekit.models.registry import MODELS, build_model, list_models
+from divekit.report.rundata import Predictions
+from divekit.training import distributed
+from divekit.training.config import TrainConfig
+from divekit.training.device import resolve_device, resolve_precision
+from divekit.training.evaluate import evaluate, predict_probabilities
+from divekit.training.rundir import load_weights
+from divekit.training.state import Loaders, State
+from divekit.training.tasks import Examples, PredictionTable, Prepared
+
+
+def check(config: TrainConfig) -> TrainConfig:
+    """An image run needs an image model (a text or tabular net would fail deep inside its first step)."""
+    from divekit.errors import ConfigError
+
+    list_models()
+    entry = MODELS.get(config.model)
+    if entry is not None and entry.kind != "image":
+        images = sorted(m.name for m in MODELS.values() if m.kind == "image")
+        raise ConfigError(f"--model {config.model} is a {entry.kind} model; for image data choose one of "
+                          f"{', '.join(images)}")
+    if config.task != "classification":
+        raise ConfigError(f"task {config.task!r}: image datasets are for classification")
+    return config
+
+
+def load(config: TrainConfig) -> Examples:
+    train = load_dataset(config.data, "train", config.data_dir)
+    test = load_dataset(config.data, "test", config.data_dir)
+    return Examples(train.name, train.source, len(train), train.labels, (train, test))
+
+
+def image_shape(config: TrainConfig, dataset: ImageDataset) -> tuple[int, int, int]:
+    c, h, w = dataset.shape
+    return (c, config.resize, config.resize) if config.resize else (c, h, w)
+
+
+def build(config: TrainConfig, in_shape: tuple[int, ...], num_classes: int,
+          device: torch.device) -> tuple[torch.nn.Module, bool]:
+    """The model that trains: built by name, on ``device``, channels-last for conv nets when enabled, with its
+    fast path when fast paths are on. Returns ``(model, channels_last)``."""
+    model = build_model(config.model, in_shape, num_classes, **config.model_options)
+    if config.fast_paths:
+        model, _ = speed.speed_up_model(config.model, model)
+    model = model.to(device)
+    channels_last = config.channels_last and any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model, channels_last
+
+
+def eval_loader(ds: ImageDataset, config: TrainConfig, device: torch.device, channels_last: bool) -> TensorLoader:
+    """Batches of ``ds`` in its stored order (never shuffled), as evaluation and prediction need."""
+    resize = (config.resize, config.resize) if config.resize else None
+    return TensorLoader(ds.images, ds.labels, config.eval_batch_size, shuffle=False, mean=ds.mean, std=ds.std,
+                        device=device, channels_last=channels_last, resize=resize)
+
+
+def _shard(ds: ImageDataset) -> ImageDataset:
+    """This process's consecutive part of ``ds`` in a data-parallel run (``evaluate`` adds the parts' sums up
+    over the processes); all of ``ds`` in a single process."""
+    world = distributed.world_size()
+    if world == 1:
+        return ds
+    start, stop = distributed.shard_range(len(ds), distributed.rank(), world)
+    return ds.subset(torch.arange(start, stop))
+
+
+def loaders(config: TrainConfig, train_set: ImageDataset, valid_set: ImageDataset | None, test_set: ImageDataset,
+            device: torch.device, channels_last: bool) -> Loaders:
+    """The training loader (in a data-parallel run, this process's shard of every batch) and the ordered
+    evaluation loaders."""
+    resize = (config.resize, config.resize) if config.resize else None
+    train = TensorLoader(train_set.images, train_set.labels, config.batch_size, shuffle=True, seed=config.seed,
+                         mean=train_set.mean, std=train_set.std, device=device, channels_last=channels_last,
+                         augment=Augment(config.augment_crop, config.augment_flip), resize=resize,
+                         rank=distributed.rank(), world=distributed.world_size())
+    valid = eval_loader(_shard(valid_set), config, device, channels_last) if valid_set is not None else None
+    return Loaders(train, valid, eval_loader(_shard(test_set), config, device, channels_last))
+
+
+def prepare(config: TrainConfig, examples: Examples, train_idx: torch.Tensor | None,
+            valid_idx: torch.Tensor | None, device: torch.device) -> Prepared:
+    train_set, test_set = examples.data
+    valid_set = train_set.subset(valid_idx, "valid") if valid_idx is not None else None
+    if train_idx is not None:
+        train_set = train_set.subset(train_idx)
+    in_shape = image_shape(config, train_set)
+    model, channels_last = build(config, in_shape, train_set.num_classes, device)
+    meta = {"in_shape": list(in_shape), "num_classes": train_set.num_classes, "classes": list(train_set.classes),
+            "kind": "image", "dataset": train_set.name, "data_source": train_set.source,
+            "train_examples": len(train_set), "test_examples": len(test_set)}
+
+    def predictions(state: State) -> Predictions | None:
+        """The last epoch's test predictions (the report need not run the model over the test set again)."""
+        predicted = state.test_predictions
+        if predicted is None or distributed.world_size() > 1 or len(predicted) != len(test_set):
+            return None
+        return Predictions(test_set.labels.clone(), predicted, test_set.images, tuple(test_set.classes))
+
+    return Prepared(model, loaders(config, train_set, valid_set, test_set, device, channels_last), meta,
+                    len(train_set), predictions=predictions)
+
+
+@dataclass
+class FinishedImages:
+    """A finished image run: its model with the saved weights, and its test set in stored order."""
+
+    model: torch.nn.Module
+    config: TrainConfig
+    meta: dict[str, Any]
+    test_set: ImageDataset
+    loader: TensorLoader
+
+    @property
+    def dtype(self) -> torch.dtype | None:
+        return resolve_precision(self.config.precision, next(self.model.parameters()).device)
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.meta.get("classes") or self.test_set.classes)
+
+    def evaluate(self) -> dict[str, Any]:
+        c = self.config
+        metrics = evaluate(self.model, self.loader, None, self.dtype, c.tta_flip, c.task, tta_shift=c.tta_shift)
+        return {"split": "test", "examples": len(self.test_set), **metrics}
+
+    def probabilities(self) -> torch.Tensor:
+        c = self.config
+        return predict_probabilities(self.model, self.loader, None, self.dtype, c.tta_flip, c.tta_shift)
+
+    def predict(self, inputs: Any = None) -> PredictionTable:
+        """One row per test image, in the dataset's stored order."""
+        from divekit.errors import ConfigError
+
+        if inputs is not None:
+            raise ConfigError("image runs predict on their own test set (no other inputs yet)")
+        conf, pred = self.probabilities().max(1)
+        classes, labels = self.classes, self.test_set.labels.tolist()
+        rows = [[i, p, classes[p], f"{c:.6f}", t]
+                for i, (p, c, t) in enumerate(zip(pred.tolist(), conf.tolist(), labels, strict=True))]
+        acc = (pred == self.test_set.labels).float().mean().item() if len(pred) else float("nan")
+        return PredictionTable(["index", "label", "class", "probability", "true_label"], rows,
+                               f"accuracy {acc:.4f}")
+
+    def report_predictions(self) -> Predictions:
+        predicted = self.probabilities().argmax(1)
+        return Predictions(self.test_set.labels.clone(), predicted, self.test_set.images, tuple(self.classes))
+
+
+def open_run(run_dir: Path, config: TrainConfig, meta: dict[str, Any], device: str = "auto",
+         data_dir: str | None = None) -> FinishedImages:
+    """Rebuild ``run_dir``'s model with its saved weights and load its test set (``data_dir`` overrides where
+    the data is looked for)."""
+    model, channels_last = build(config, tuple(meta["in_shape"]), meta["num_classes"], resolve_device(device))
+    load_weights(model, run_dir / "model.safetensors")
+    test_set = load_dataset(config.data, "test", data_dir or config.data_dir)
+    dev = next(model.parameters()).device
+    return FinishedImages(model.eval(), config, meta, test_set, eval_loader(test_set, config, dev, channels_last))
