@@ -7,7 +7,8 @@ import torch
 
 from divekit.data.loader import TensorLoader
 from divekit.errors import ConfigError
-from divekit.training.callbacks import EarlyStopping, final_row, overfitting_sentence
+from divekit.report.overfitting import overfitting_sentence
+from divekit.training.callbacks import EarlyStopping, final_row
 from divekit.training.config import TrainConfig
 from divekit.training.fit import fit
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from divekit.report.overfitting import overfitting_sentence
 from divekit.report.plots import pyplot, save_figure
-from divekit.training.callbacks import overfitting_sentence
 
 MAX_DEGREE = 20
 TRUE_W = (5.0, 1.2, -3.4, 5.6)

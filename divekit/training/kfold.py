@@ -17,15 +17,9 @@ from typing import Any
 
 from divekit.data.kfold import KFold, StratifiedKFold
 from divekit.errors import ConfigError, DataError
+from divekit.report.overfitting import mean_history, overfitting_sentence, pick_metric, plot_train_valid
 from divekit.runs import default_run_name, new_run_dir, write_json
-from divekit.training.callbacks import (
-    EarlyStopping,
-    final_row,
-    mean_history,
-    overfitting_sentence,
-    pick_metric,
-    plot_train_valid,
-)
+from divekit.training.callbacks import EarlyStopping, final_row
 from divekit.training.config import TrainConfig
 from divekit.training.device import resolve_device, set_threads
 from divekit.training.fit import fit

@@ -24,9 +24,10 @@ import torch
 from divekit import speed
 from divekit.data.split import train_valid_split
 from divekit.diagnose.checks import MistakeChecks
+from divekit.report.overfitting import overfitting_sentence
 from divekit.runs import default_run_name, new_run_dir, write_json
 from divekit.training import distributed
-from divekit.training.callbacks import final_row, overfitting_sentence
+from divekit.training.callbacks import final_row
 from divekit.training.checkpoint import Checkpointer, check_free_space, config_for_resume, restore
 from divekit.training.config import TrainConfig
 from divekit.training.device import resolve_device, set_threads

@@ -25,7 +25,7 @@ from divekit.data.split import train_valid_split
 from divekit.data.tabular import Table, TabularTransform, locate_tabular, read_csv, target_values
 from divekit.errors import ConfigError, DataError
 from divekit.models.registry import MODELS, build_model, list_models
-from divekit.training.callbacks import plot_train_valid
+from divekit.report.overfitting import plot_train_valid
 from divekit.training.config import TrainConfig
 from divekit.training.device import resolve_device
 from divekit.training.rundir import load_weights
@@ -162,7 +162,7 @@ def prepare(config: TrainConfig, examples: Examples, train_idx: torch.Tensor | N
 
     def curves(run_dir: Path, state: State) -> None:
         """curves.png: train against validation log-RMSE on a log scale (the report draws its own figures)."""
-        from divekit.training.callbacks import pick_metric
+        from divekit.report.overfitting import pick_metric
 
         metric = pick_metric(state.history) or "log_rmse"
         plot_train_valid(run_dir / "curves.png", [state.history], metric, f"{config.model} on {data.name}",
