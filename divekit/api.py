@@ -49,7 +49,7 @@ def _config(cfg: TrainConfig | dict | None, recipe: str | None, settings: dict[s
 def train(cfg: TrainConfig | dict | None = None, *, recipe: str | None = None, runs_dir: str | Path = "runs",
           name: str | None = None, callbacks: list[Any] | None = None, progress: bool = False,
           checkpoint_every: int | None = None, on_nan: str | None = None, ddp: bool = False,
-          **settings: Any) -> Run | None:
+          test_set: bool = True, **settings: Any) -> Run | None:
     """Train a model and write its run directory; returns the finished ``Run``.
 
     Args:
@@ -61,11 +61,14 @@ def train(cfg: TrainConfig | dict | None = None, *, recipe: str | None = None, r
         on_nan: ``stop`` (default) or ``skip`` a step whose loss or gradient is not finite.
         ddp: data-parallel training in the processes ``torchrun`` started (see docs/distributed.md); the
             other processes than rank 0 return None.
+        test_set: False never evaluates the test set (the run's summary has no test metrics): for choosing
+            hyperparameters on validation rows.
     """
     resolved = _config(cfg, recipe, settings)
     _prefetch(resolved)
-    return _train(resolved, dict(runs_dir=runs_dir, name=name, checkpoint_every=checkpoint_every, on_nan=on_nan),
-                  _with_progress(callbacks, progress), ddp)
+    options = dict(runs_dir=runs_dir, name=name, checkpoint_every=checkpoint_every, on_nan=on_nan,
+                   **({} if test_set else {"test_set": False}))
+    return _train(resolved, options, _with_progress(callbacks, progress), ddp)
 
 
 def resume(run: str | Path, *, runs_dir: str | Path = "runs", callbacks: list[Any] | None = None,
@@ -121,14 +124,16 @@ def _prefetch(cfg: TrainConfig) -> None:
 
 def kfold(cfg: TrainConfig | dict | None = None, *, k: int = 5, recipe: str | None = None,
           stratify: bool | None = None, patience: int | None = None, monitor: str | None = None,
-          runs_dir: str | Path = "runs", name: str | None = None, verbose: bool = False, **settings: Any) -> Run:
+          runs_dir: str | Path = "runs", name: str | None = None, verbose: bool = False,
+          callbacks: list[Any] | None = None, say: Any = print, **settings: Any) -> Run:
     """k-fold cross-validation (``divekit.training.kfold.run_kfold``); the run's ``summary`` has the per-fold
-    metrics and their mean ± std."""
+    metrics and their mean ± std. ``callbacks`` join every fold's training; ``say`` prints the per-fold lines."""
     from divekit.options import check
     from divekit.training.kfold import run_kfold
 
     check("k", k)
-    run_dir, _ = run_kfold(_config(cfg, recipe, settings), k, stratify, patience, monitor, runs_dir, name, verbose)
+    run_dir, _ = run_kfold(_config(cfg, recipe, settings), k, stratify, patience, monitor, runs_dir, name, verbose,
+                           say, callbacks)
     return Run(run_dir)
 
 

@@ -22,7 +22,7 @@ from divekit.runs import default_run_name, new_run_dir, write_json
 from divekit.training.callbacks import EarlyStopping, final_row
 from divekit.training.config import TrainConfig
 from divekit.training.device import resolve_device, set_threads
-from divekit.training.fit import fit
+from divekit.training.fit import fit, warmup_steps
 from divekit.training.progress import Progress
 from divekit.training.run import seed_everything, write_run_report
 from divekit.training.rundir import write_config, write_metrics
@@ -56,7 +56,8 @@ def check_kfold(config: TrainConfig, k: int, n: int, patience: int | None, monit
 
 def run_kfold(config: TrainConfig, k: int = 5, stratify: bool | None = None, patience: int | None = None,
               monitor: str | None = None, runs_dir: str | Path = "runs", name: str | None = None,
-              verbose: bool = False, say: Callable[[str], Any] = print) -> tuple[Path, dict[str, Any]]:
+              verbose: bool = False, say: Callable[[str], Any] = print,
+              callbacks: list[Any] | None = None) -> tuple[Path, dict[str, Any]]:
     """Cross-validate ``config`` over ``k`` folds of its training examples; returns ``(run_dir, summary)``.
 
     Args:
@@ -64,6 +65,7 @@ def run_kfold(config: TrainConfig, k: int = 5, stratify: bool | None = None, pat
         patience, monitor: early stopping per fold on ``monitor`` (default: valid_log_rmse for tabular data,
             valid_loss otherwise), restoring each fold's best weights.
         verbose: print every epoch of every fold; ``say`` prints the per-fold lines.
+        callbacks: added to every fold's callbacks (``on_train_end`` sees each fold's final state).
     """
     t0 = time.perf_counter()
     kind = kind_of(config.data)
@@ -79,25 +81,27 @@ def run_kfold(config: TrainConfig, k: int = 5, stratify: bool | None = None, pat
         raise ConfigError(f"--stratify needs class labels; {examples.name} is a regression dataset")
     splits = list(StratifiedKFold(k, config.seed).split(examples.labels) if stratify
                   else KFold(k, seed=config.seed).split(examples.n))
-    run_dir = new_run_dir(runs_dir, name or default_run_name(f"kfold{k}-{config.model}-{examples.name}"))
-    write_config(run_dir, config, {"kind": "kfold", "k": k, "stratified": stratify, "dataset": examples.name,
-                                   "data_kind": kind, "examples": examples.n,
-                                   "valid_sizes": [len(v) for _, v in splits], "patience": patience,
-                                   "monitor": monitor, "threads": threads})
-    say(f"{k}-fold cross-validation of {config.model} on {examples.name}: {examples.n} training examples, "
-        f"{'stratified ' if stratify else ''}folds of {len(splits[0][1])}; the test set is not used")
     head = {"k": k, "stratified": stratify}
     folds, histories = [], []
     for i, (train_idx, valid_idx) in enumerate(splits, start=1):
-        callbacks: list[Any] = [EarlyStopping(monitor, patience)] if patience else []
+        fold_callbacks: list[Any] = [EarlyStopping(monitor, patience)] if patience else []
         if verbose:
-            callbacks.append(Progress())
+            fold_callbacks.append(Progress())
         seed_everything(config.seed)
         prepared = task.prepare(config, examples, train_idx, valid_idx, device)
         if len(prepared.loaders.train) == 0:
             raise DataError(f"fold {i}: its {len(train_idx)} training examples make no batch of --batch-size")
+        if i == 1:  # the first model is built: every setting has been checked, so the run can be written
+            warmup_steps(config, len(prepared.loaders.train) * config.epochs)
+            run_dir = new_run_dir(runs_dir, name or default_run_name(f"kfold{k}-{config.model}-{examples.name}"))
+            write_config(run_dir, config, {"kind": "kfold", "k": k, "stratified": stratify, "dataset": examples.name,
+                                           "data_kind": kind, "examples": examples.n,
+                                           "valid_sizes": [len(v) for _, v in splits], "patience": patience,
+                                           "monitor": monitor, "threads": threads})
+            say(f"{k}-fold cross-validation of {config.model} on {examples.name}: {examples.n} training examples, "
+                f"{'stratified ' if stratify else ''}folds of {len(splits[0][1])}; the test set is not used")
         state = fit(prepared.model, prepared.loaders.train, config, prepared.loaders.valid, None,
-                    [*prepared.callbacks, *callbacks], loss_fn=prepared.loss_fn)
+                    [*prepared.callbacks, *fold_callbacks, *(callbacks or [])], loss_fn=prepared.loss_fn)
         write_metrics(run_dir / f"fold-{i}", state.history)
         final = final_row(state)
         folds.append({"fold": i, "train_examples": len(train_idx), "valid_examples": len(valid_idx),

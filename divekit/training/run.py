@@ -26,14 +26,14 @@ from divekit.data.split import train_valid_split
 from divekit.diagnose.checks import MistakeChecks
 from divekit.report.overfitting import overfitting_sentence
 from divekit.runs import default_run_name, new_run_dir, write_json
-from divekit.training import distributed
+from divekit.training import distributed, finetune
 from divekit.training.callbacks import final_row
 from divekit.training.checkpoint import Checkpointer, check_free_space, config_for_resume, restore
 from divekit.training.config import TrainConfig
 from divekit.training.device import resolve_device, set_threads
 from divekit.training.fit import check_trainable, fit, new_state, warmup_steps
 from divekit.training.rundir import plot_curves, save_weights, write_config, write_metrics
-from divekit.training.state import State
+from divekit.training.state import Loaders, State
 from divekit.training.tasks import Examples, Prepared, kind_of, task_for
 
 
@@ -66,7 +66,8 @@ def split(config: TrainConfig, examples: Examples) -> tuple[torch.Tensor | None,
 
 def train_run(config: TrainConfig | None, runs_dir: str | Path = "runs", name: str | None = None,
               callbacks: list[Any] | None = None, resume: str | Path | None = None,
-              checkpoint_every: int | None = None, on_nan: str | None = None) -> tuple[Path, State]:
+              checkpoint_every: int | None = None, on_nan: str | None = None,
+              test_set: bool = True) -> tuple[Path, State]:
     """Run ``config`` end to end and write the run directory. Returns ``(run_dir, final state)``.
 
     Args:
@@ -75,6 +76,7 @@ def train_run(config: TrainConfig | None, runs_dir: str | Path = "runs", name: s
         checkpoint_every: also checkpoint every N steps (default 0: at epoch ends only; a resumed run keeps its
             own setting).
         on_nan: ``stop`` (default) or ``skip`` a step whose loss or gradient is not finite.
+        test_set: False never evaluates the test set (a hyperparameter search chooses on validation rows only).
     """
     if resume is not None:
         config, saved = config_for_resume(Path(resume), config)
@@ -89,7 +91,10 @@ def train_run(config: TrainConfig | None, runs_dir: str | Path = "runs", name: s
     device = resolve_device(config.device)
     examples = task.load(config)
     prepared = task.prepare(config, examples, *split(config, examples), device)
+    tuning = finetune.start(config, prepared)  # --init: pretrained weights in, rates by layer
     state = new_state(prepared.model, config, len(prepared.loaders.train), device)
+    if tuning is not None:
+        tuning.prepare_optimizer(state.optimizer)
     check_trainable(prepared.model, state.steps_per_epoch)  # refused before the run directory exists
     warmup_steps(config, state.total_steps)
     main = distributed.is_main()  # in a data-parallel run only rank 0 writes files
@@ -98,7 +103,8 @@ def train_run(config: TrainConfig | None, runs_dir: str | Path = "runs", name: s
         meta = {**prepared.meta, "parameters": sum(p.numel() for p in prepared.model.parameters()),
                 "device": str(device), "threads": threads, "checkpoint_every": checkpoint_every, "on_nan": on_nan,
                 "processes": distributed.world_size(),
-                "fast_paths": speed.applied(config.model, config.opt, config.fast_paths, device.type)}
+                "fast_paths": speed.applied(config.model, config.opt, config.fast_paths, device.type),
+                **({} if test_set else {"test_set": "not used"})}
         for file, write in prepared.artifacts.items():
             write(run_dir / file)
         write_config(run_dir, config, meta)
@@ -110,7 +116,7 @@ def train_run(config: TrainConfig | None, runs_dir: str | Path = "runs", name: s
     if main:
         check_free_space(run_dir, state)
     writers = [RunWriter(run_dir), Checkpointer(run_dir, checkpoint_every), MistakeChecks()] if main else []
-    loaders = prepared.loaders
+    loaders = prepared.loaders if test_set else Loaders(prepared.loaders.train, prepared.loaders.valid, None)
     try:
         state = fit(prepared.model, loaders.train, config, loaders.valid, loaders.test,
                     [*prepared.callbacks, *writers, *(callbacks or [])], loss_fn=prepared.loss_fn, state=state,
