@@ -82,6 +82,9 @@ class TrainConfig:
     eval_batch_size: int = 1000
     test_every: int = 1  # evaluate the test set every N epochs (0: only after the last)
     task: str = "classification"
+    init: str | None = None  # start from these weights: a run directory, a .safetensors or a .pth state dict
+    freeze_epochs: int = 0  # with init: epochs that train only the output layer before the whole net trains
+    finetune_lr_ratio: float = 0.1  # with init: the first layer's rate over the output layer's (geometric between)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -97,7 +100,7 @@ class TrainConfig:
         """Every numeric field against the shared table; then the rules that tie two fields together."""
         for name in ("epochs", "batch_size", "eval_batch_size", "lr", "momentum", "weight_decay", "eps", "warmup",
                      "gamma", "label_smoothing", "augment_crop", "tta_shift", "seed", "test_every",
-                     "valid_fraction"):
+                     "valid_fraction", "freeze_epochs", "finetune_lr_ratio"):
             check(name, getattr(self, name))
         for name in ("clip_grad", "resize", "threads"):
             if getattr(self, name) is not None:
@@ -118,6 +121,10 @@ class TrainConfig:
                               "--gamma")
         if self.nesterov and self.momentum <= 0 and self.opt in ("sgd", "muon"):
             raise ConfigError("--nesterov needs --momentum > 0")
+        if self.freeze_epochs and not self.init:
+            raise ConfigError("--freeze-epochs trains a pretrained net's new output layer first: it needs --init")
+        if self.freeze_epochs > self.epochs:
+            raise ConfigError(f"--freeze-epochs {self.freeze_epochs} is more than --epochs {self.epochs}")
         width = self.model_options.get("width")
         if width is not None:
             check("width", width)

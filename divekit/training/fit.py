@@ -130,7 +130,7 @@ def fit(model: torch.nn.Module, train_loader: Any, config: TrainConfig | None = 
             state.lr = lr_at(state.step, state.total_steps, config.lr, config.schedule, warmup,
                              config.step_size, config.gamma)
             for group in opt.param_groups:
-                group["lr"] = state.lr
+                group["lr"] = state.lr * group.get("lr_mult", 1.0)  # fine-tuning: lower rates for earlier layers
             opt.zero_grad(set_to_none=True)  # first: the old gradients' memory is free for this forward pass
             with autocast(device, dtype):
                 out = net(x)
