@@ -93,6 +93,8 @@ def _train(cfg: TrainConfig, options: dict[str, Any], callbacks: list[Any], ddp:
     world = distributed.launch_world()
     if kind_of(cfg.data) != "image":
         raise ConfigError(f"--ddp: supported for image data only so far, not {kind_of(cfg.data)} data")
+    if cfg.freeze_epochs:  # DDP's gradient exchange is set up for the parameters that train at its start
+        raise ConfigError("--freeze-epochs is not supported with --ddp; fine-tune with --init alone, or in one process")
     if options.get("checkpoint_every"):
         # a mid-epoch checkpoint would hold only rank 0's share of the epoch's running sums
         raise ConfigError("--checkpoint-every is not supported with --ddp (checkpoints are written at each epoch end)")

@@ -12,7 +12,7 @@ BOOL = argparse.BooleanOptionalAction
 CONFIG_KEYS = ("data", "data_dir", "valid_fraction", "resize", "augment_crop", "augment_flip", "tta_flip", "tta_shift",
                "model", "epochs", "batch_size", "opt", "lr", "momentum", "nesterov", "weight_decay", "schedule",
                "warmup", "step_size", "gamma", "label_smoothing", "clip_grad", "precision", "fast_paths", "device",
-               "threads", "seed", "test_every")
+               "threads", "seed", "test_every", "init", "freeze_epochs", "finetune_lr_ratio")
 TABULAR_FLAGS = ("target", "id_column", "test_csv", "target_transform")
 
 
@@ -79,6 +79,16 @@ def add_optimisation_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--gamma", type=parse("gamma"), help="decay factor for --schedule step, in (0, 1]")
     g.add_argument("--label-smoothing", type=parse("label_smoothing"))
     g.add_argument("--clip-grad", type=parse("clip_grad"), metavar="NORM", help="clip the gradient norm to NORM")
+    g = p.add_argument_group("fine-tuning")
+    g.add_argument("--init", metavar="RUN|WEIGHTS",
+                   help="start from earlier weights: a finished run (a path, or a name under --runs-dir), a "
+                        ".safetensors file or a .pth state dict (loaded with weights_only=True); the output layer "
+                        "starts afresh when the classes differ")
+    g.add_argument("--freeze-epochs", type=parse("freeze_epochs"), metavar="N",
+                   help="with --init: train only the output layer for N epochs, then the whole net")
+    g.add_argument("--finetune-lr-ratio", type=parse("finetune_lr_ratio"), metavar="R",
+                   help="with --init: the first layer's rate as a share of the output layer's, the layers between "
+                        "in geometric steps (default 0.1; 1: one rate for all)")
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -130,6 +140,8 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
     for key in ("data", "data_dir"):
         if key in settings:
             settings[key] = absolute_path(settings[key])
+    if "init" in settings:
+        settings["init"] = init_path(settings["init"], args.runs_dir)
     if "data_dir" in settings and not _exists(settings["data_dir"]):
         raise ConfigError(f"--data-dir {settings['data_dir']}: no such folder or file (it is searched first for "
                           f"datasets)")
@@ -175,6 +187,19 @@ def absolute_path(value: str) -> str:
     if value in DATASETS or value in DATASET_KINDS or not Path(value).exists():
         return value
     return str(Path(value).resolve())
+
+
+def init_path(value: str, runs_dir: str) -> str:
+    """``--init`` as an absolute path: a file or run directory as given, else a run name under ``runs_dir``."""
+    from pathlib import Path
+
+    from divekit.errors import ConfigError
+
+    for path in (Path(value), Path(runs_dir) / value):
+        if path.exists():
+            return str(path.resolve())
+    raise ConfigError(f"--init {value}: no such run, folder or weights file (a run name is looked for in "
+                      f"{runs_dir})")
 
 
 def run(args: argparse.Namespace) -> int:
