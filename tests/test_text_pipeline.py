@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import random
-import tarfile
 
 import pytest
 import torch
@@ -17,38 +14,13 @@ from divekit.errors import ConfigError
 from divekit.training import text
 from divekit.training.run import train_run
 from divekit.training.text import classify
-
-GOOD = ["great", "wonderful", "loved", "superb", "brilliant"]
-BAD = ["awful", "boring", "hated", "terrible", "dull"]
-FILLER = ["the", "movie", "film", "was", "a", "plot", "actor", "and", "it", "scene"]
-
-
-def review(rng: random.Random, words: list[str]) -> str:
-    body = [rng.choice(FILLER) for _ in range(rng.randint(4, 30))]
-    for _ in range(3):
-        body.insert(rng.randrange(len(body) + 1), rng.choice(words))
-    return " ".join(body).capitalize() + ("!" if rng.random() < 0.5 else ".") + "<br />"
+from tests.helpers.synthetic import imdb_folder
 
 
 @pytest.fixture(scope="module")
 def imdb_dir(tmp_path_factory):
     """``DIR/aclImdb/aclImdb_train_test.tar.gz`` with 120 train and 60 test reviews, and a tiny GloVe file."""
-    root = tmp_path_factory.mktemp("text-data")
-    (root / "aclImdb").mkdir()
-    rng = random.Random(0)
-    with tarfile.open(root / "aclImdb" / "aclImdb_train_test.tar.gz", "w:gz") as tar:
-        for split, n in (("train", 60), ("test", 30)):
-            for label, words in (("pos", GOOD), ("neg", BAD)):
-                for i in range(n):
-                    data = review(rng, words).encode("utf-8")
-                    info = tarfile.TarInfo(f"aclImdb/{split}/{label}/{i}_{8 if label == 'pos' else 2}.txt")
-                    info.size = len(data)
-                    tar.addfile(info, io.BytesIO(data))
-    gen = torch.Generator().manual_seed(0)
-    lines = [f"{w} " + " ".join(f"{v:.4f}" for v in torch.randn(8, generator=gen).tolist())
-             for w in GOOD[:3] + BAD[:3] + FILLER + ["!", "."]]
-    (root / "glove8.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return root
+    return imdb_folder(tmp_path_factory.mktemp("text-data"))
 
 
 def train(imdb_dir, tmp_path, *extra: str) -> str:

@@ -142,11 +142,21 @@ def run(args: argparse.Namespace) -> int:
         if any(m.name == args.model and m.kind == "image" for m in list_models()):
             shape = image_batch_shape(args.model, shape)
         model = build_model(args.model, shape[1:], args.classes, **options)
+    fast: list[str] = []
+    if ":" not in args.model:  # the model as training runs it: the same layers, through its fast path if any
+        from divekit import speed
+
+        model, fast = speed.speed_up_model(args.model, model)
     result = summary(model, shape)
     if args.json:
         from divekit.runs import json_text
 
-        print(json_text(result.to_dict(), indent=None))
+        print(json_text({**result.to_dict(), "fast_paths": fast}, indent=None))
     else:
         print(result.table())
+        for name in fast:
+            from divekit.speed import FAST_PATHS
+
+            print(f"training runs this model through the fast path {name}: {FAST_PATHS[name]} (the same layers and "
+                  f"weights; 'divekit train --no-fast-paths' trains it on plain PyTorch)")
     return 0

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: synthetic datasets and a killable command line."""

@@ -1,0 +1,90 @@
+"""One pipeline for every kind of data: kill-and-resume, eval and predict work the same for image, tabular and
+text runs (the image kind's longer kill tests are in test_resume.py)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from divekit import api
+from divekit.cli import main
+from tests.helpers.synthetic import imdb_folder, regression_csvs
+
+REPO = Path(__file__).resolve().parents[1]
+KILLABLE = REPO / "tests" / "helpers" / "killable.py"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("kinds")
+    imdb_folder(root)
+    regression_csvs(root, labelled_test=True)
+    return root
+
+
+def args_for(kind: str, data: Path) -> list[str]:
+    if kind == "tabular":  # 160 training rows / 16 = 10 steps an epoch
+        return ["--data", str(data / "train.csv"), "--target", "y", "--id-column", "id", "--test-csv",
+                str(data / "test.csv"), "--epochs", "40", "--batch-size", "16", "--lr", "0.5", "--valid-fraction",
+                "0.2", "--threads", "1", "--seed", "5"]
+    # 120 reviews / 16 = 8 steps an epoch
+    return ["--data", "imdb", "--data-dir", str(data), "--model", "textcnn", "--epochs", "3", "--batch-size", "16",
+            "--threads", "1", "--seed", "5"]
+
+
+def train(runs: Path, *args: str, kill_at: int | None = None) -> subprocess.CompletedProcess:
+    points = ["--kill-at-step", str(kill_at)] if kill_at else []
+    cmd = [sys.executable, str(KILLABLE), *points, "--", "train", "--runs-dir", str(runs), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1",
+                               "MPLBACKEND": "Agg"})
+
+
+@pytest.mark.parametrize("kind, every, kill_at, last_checkpoint", [("tabular", 3, 17, 15), ("text", 5, 13, 10)])
+def test_sigkill_then_resume_is_bitwise_identical(data, tmp_path, kind, every, kill_at, last_checkpoint):
+    args = [*args_for(kind, data), "--checkpoint-every", str(every)]
+    done = train(tmp_path, *args, "--name", "whole")
+    assert done.returncode == 0, done.stderr[-2000:]
+    cut = train(tmp_path, *args, "--name", "cut", kill_at=kill_at)
+    assert cut.returncode == -signal.SIGKILL, cut.stderr[-2000:]
+    assert not (tmp_path / "cut" / "model.safetensors").exists()
+    resumed = train(tmp_path, "--resume", str(tmp_path / "cut"))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    for name in ("model.safetensors", "metrics.csv"):
+        assert (tmp_path / "cut" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+    assert json.loads((tmp_path / "cut" / "summary.json").read_text())["resumed_at_steps"] == [last_checkpoint]
+
+
+def test_eval_and_predict_on_a_tabular_run(data, tmp_path, capsys):
+    assert main(["train", *args_for("tabular", data), "--runs-dir", str(tmp_path), "--name", "t"]) == 0
+    run = api.load_run(tmp_path / "t")
+    metrics = run.evaluate()
+    assert metrics["split"] == "test" and metrics["examples"] == 20 and metrics["log_rmse"] < 0.5
+    assert main(["eval", str(run.path)]) == 0
+    assert "test log-RMSE" in capsys.readouterr().out
+    assert main(["predict", str(run.path)]) == 0
+    rows = (run.path / "predictions.csv").read_text().splitlines()
+    assert rows[0] == "id,y" and len(rows) == 21
+
+
+def test_eval_and_predict_on_a_text_run(data, tmp_path, capsys):
+    assert main(["train", *args_for("text", data), "--runs-dir", str(tmp_path), "--name", "x"]) == 0
+    run = api.load_run(tmp_path / "x")
+    assert run.evaluate()["acc"] == run.final["test_acc"]  # the same number as at the end of training
+    assert main(["predict", str(run.path), "--text", "great and wonderful", "--out", str(tmp_path / "p.csv")]) == 0
+    rows = (tmp_path / "p.csv").read_text().splitlines()
+    assert rows[0] == "index,label,class,probability,text" and rows[1].split(",")[2] in ("neg", "pos")
+
+
+def test_eval_and_predict_on_an_image_run(tmp_path, capsys):
+    run = api.train(data="fashion-mnist-mini", model="softmax", epochs=1, threads=1, runs_dir=tmp_path, name="i")
+    assert run.evaluate()["acc"] == pytest.approx(run.final["test_acc"], abs=1e-12)
+    assert main(["predict", str(run.path)]) == 0
+    assert len((run.path / "predictions.csv").read_text().splitlines()) == 1 + 1000
+    assert main(["eval", str(run.path)]) == 0
+    assert f"test accuracy {run.final['test_acc']:.4f}" in capsys.readouterr().out
