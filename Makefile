@@ -7,7 +7,7 @@ SHARED := $(abspath ../shared/datasets)
 export DIVEKIT_DATA ?= $(if $(wildcard $(SHARED)/fashion-mnist),$(SHARED),)
 export MPLBACKEND ?= Agg
 
-.PHONY: demo test test-slow test-browser lint bench bench-all clean book
+.PHONY: demo test test-slow test-browser lint bench bench-all clean book book-notebooks
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,3 +60,12 @@ clean:
 book: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet pandas ipython
 	nice -n 19 $(BIN)/python tests/book/run_chapters.py $(CHAPTERS)
+
+# The book's notebooks of both editions executed in a Jupyter kernel against divekit.d2l (see docs/book.md).
+# pandas (Kaggle), scipy (hyperparameter optimisation) and ipython are the notebooks' own imports.
+book-notebooks: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet pandas scipy ipython
+	rc=0; for edition in zh-2.0.0 en-1.0.3; do \
+		nice -n 19 $(BIN)/python tests/book/run_notebooks.py --notebooks ../shared/book-notebooks/$$edition $(NOTEBOOKS) \
+			|| rc=1; \
+	done; exit $$rc

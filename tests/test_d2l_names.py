@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "book"))
 
 import chapter_names  # noqa: E402
+import notebook_names  # noqa: E402
 
 TABLE = json.loads(chapter_names.JSON.read_text())
 
@@ -232,3 +233,27 @@ def test_quick_mode_time_machine_keeps_one_full_batch(shared_data, monkeypatch):
         batches = list(train_iter)
         assert batches and batches[0][0].shape == (32, 35)
         assert len(train_iter.corpus) <= 2 * 32 * 35 + 1
+
+
+NOTEBOOK_TABLE = json.loads(notebook_names.JSON.read_text())
+
+
+def test_every_name_the_1_0_package_defines_for_the_notebooks_chapters_exists():
+    missing = sorted(name for name in notebook_names.EN_PACKAGE_NAMES if not hasattr(d2l, name))
+    assert not missing, missing
+    assert len(notebook_names.EN_PACKAGE_NAMES) >= 150
+    for name in ("HyperParameters", "Module", "Classifier", "masked_softmax", "DotProductAttention", "add_to_class"):
+        assert name in notebook_names.EN_PACKAGE_NAMES
+
+
+def test_every_name_a_notebook_uses_exists():
+    missing = sorted({f"{edition}/{nb}: d2l.{name}" for edition, table in NOTEBOOK_TABLE.items()
+                      for nb, names in table.items() for name in names if not hasattr(d2l, name)})
+    assert not missing, missing
+    assert {edition: len(table) for edition, table in NOTEBOOK_TABLE.items()} == {"zh-2.0.0": 48, "en-1.0.3": 57}
+
+
+def test_notebook_table_matches_the_notebooks():
+    if not notebook_names.NOTEBOOKS.is_dir():
+        pytest.skip(f"book notebooks not found at {notebook_names.NOTEBOOKS}")
+    assert notebook_names.collect(notebook_names.NOTEBOOKS) == NOTEBOOK_TABLE, "rerun tests/book/notebook_names.py"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from divekit.d2l.hub import download
-from divekit.d2l.plotting import plot, set_figsize
+from divekit.d2l.plotting import plot, plt, set_figsize
 from divekit.optlab import airfoil, plots, traces
 
 
@@ -47,3 +47,8 @@ def train_concise_ch11(trainer_fn, hyperparams, data_iter, num_epochs: int = 4):
     """The same with ``nn.Linear`` and a ``torch.optim`` class ``trainer_fn``."""
     return _report(airfoil.train_concise_ch11(trainer_fn, hyperparams, data_iter, num_epochs), num_epochs)
 
+
+
+def annotate(text, xy, xytext) -> None:
+    """An arrow from ``xytext`` to ``xy`` labelled ``text`` on the current axes."""
+    plt.gca().annotate(text, xy=xy, xytext=xytext, arrowprops=dict(arrowstyle="->"))

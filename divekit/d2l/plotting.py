@@ -1,27 +1,21 @@
 """The book's plotting helpers, usable without a display.
 
-``Animator`` redraws inline in Jupyter. Anywhere else it prints one line per ``add`` call and keeps a PNG
-of the figure up to date, under ``$DIVEKIT_FIGURES`` or the system temporary folder, never the current
-directory. Saving is throttled so that it takes at most ~5% of the wall time (at most once a second, and
-again at exit), because training loops call ``add`` several times per epoch.
+``Animator`` is one display updated in place in Jupyter. Anywhere else it prints one line per ``add`` call and
+keeps a PNG of the figure up to date, under ``$DIVEKIT_FIGURES`` or the system temporary folder, never the
+current directory. Redrawing is throttled so that it takes at most ~5 % of the wall time (``divekit.d2l.live``),
+because training loops call ``add`` several times per epoch.
 """
 
 from __future__ import annotations
 
-import atexit
 import itertools
-import os
-import tempfile
-import time
-from pathlib import Path
 
 import torch
 
+from divekit.d2l.live import LiveFigure, new_figure
 from divekit.report.plots import _in_notebook, pyplot
 
 plt = pyplot()
-_FIGURE_IDS = itertools.count(1)
-_SCRIPT_ANIMATORS: list = []
 
 
 def use_svg_display() -> None:
@@ -105,16 +99,18 @@ def show_images(imgs, num_rows, num_cols, titles=None, scale=1.5):
     return axes
 
 
-def figures_dir() -> Path:
-    """Where scripts' animated figures go: ``$DIVEKIT_FIGURES``, else ``<tmp>/divekit-d2l``."""
-    return Path(os.environ.get("DIVEKIT_FIGURES") or Path(tempfile.gettempdir()) / "divekit-d2l")
+def print_point(xlabel, x, names, ys) -> None:
+    """One terminal line per plotted point: ``<xlabel> <x>: <name 1> <y1>, …`` (None values left out)."""
+    parts = [f"{name} {float(v):.4g}" for name, v in zip(names, ys, strict=False) if v is not None]
+    xs = f"{x:.2f}" if isinstance(x, float) and not float(x).is_integer() else f"{x:g}"
+    print(f"{xlabel or 'x'} {xs}: " + ", ".join(parts), flush=True)
 
 
 class Animator:
     """Curves that grow point by point (``add(x, ys)``), e.g. losses per epoch.
 
-    In Jupyter the figure is redrawn in place. In a script each ``add`` prints
-    ``<xlabel> <x>: <legend 1> <y1>, …`` and the PNG (path printed once) is refreshed.
+    In Jupyter the figure is one display updated in place (throttled, see ``divekit.d2l.live``). In a script
+    each ``add`` prints ``<xlabel> <x>: <legend 1> <y1>, …`` and the PNG (path printed once) is refreshed.
     """
 
     def __init__(self, xlabel=None, ylabel=None, legend=None, xlim=None, ylim=None, xscale="linear",
@@ -122,17 +118,12 @@ class Animator:
         self.legend = list(legend or [])
         self.xlabel, self.ylabel = xlabel, ylabel
         use_svg_display()
-        self.fig, axes = plt.subplots(nrows, ncols, figsize=figsize)
-        self.axes = [axes] if nrows * ncols == 1 else list(axes.flatten())
+        self.fig, self.axes = new_figure(figsize, nrows, ncols)
         self.config_axes = lambda: set_axes(self.axes[0], xlabel, ylabel, xlim, ylim, xscale, yscale,
                                             self.legend)
         self.X, self.Y, self.fmts = None, None, fmts
-        self.notebook = _in_notebook()
-        self.png = None if self.notebook else figures_dir() / f"animator-{os.getpid()}-{next(_FIGURE_IDS)}.png"
-        self._saved_at, self._save_gap = 0.0, 1.0  # last save (monotonic s), min seconds to the next one
-        self._dirty = False
-        if self.png is not None:
-            _SCRIPT_ANIMATORS.append(self)
+        self.live = LiveFigure(self.fig, "animator")
+        self.notebook, self.png = self.live.notebook, self.live.png
 
     def add(self, x, y) -> None:
         """Append the point(s) ``(x, y_i)``; ``y`` is a number or one value (or None) per curve."""
@@ -148,15 +139,10 @@ class Animator:
             if a is not None and b is not None:
                 self.X[i].append(a)
                 self.Y[i].append(b)
-        if self.notebook:
-            from IPython import display
-
-            self._redraw()
-            display.display(self.fig)
-            display.clear_output(wait=True)
-        else:
-            self._print(x[0], y)
-            self._save(force=False)
+        if not self.notebook:
+            names = self.legend or ([self.ylabel] if self.ylabel else [f"y{i}" for i in range(n)])
+            print_point(self.xlabel, x[0], names, y)
+        self.live.changed(self._redraw)
 
     def _redraw(self) -> None:
         self.axes[0].cla()
@@ -164,35 +150,6 @@ class Animator:
             self.axes[0].plot(x, y, fmt)
         self.config_axes()
 
-    def _print(self, x, ys) -> None:
-        names = self.legend or ([self.ylabel] if self.ylabel else [f"y{i}" for i in range(len(ys))])
-        parts = [f"{name} {float(v):.4g}" for name, v in zip(names, ys, strict=False) if v is not None]
-        xs = f"{x:.2f}" if isinstance(x, float) and not float(x).is_integer() else f"{x:g}"
-        print(f"{self.xlabel or 'x'} {xs}: " + ", ".join(parts), flush=True)
-
-    def _save(self, force: bool) -> None:
-        self._dirty = True
-        if not force and time.monotonic() - self._saved_at < self._save_gap:
-            return  # throttled: written by a later add or at exit
-        first = self._saved_at == 0.0
-        self.png.parent.mkdir(parents=True, exist_ok=True)
-        start = time.monotonic()
-        self._redraw()  # only when saving: a redraw per point costs more than the point's training here
-        self.fig.savefig(self.png, dpi=90, bbox_inches="tight")
-        self._saved_at, self._dirty = time.monotonic(), False
-        self._save_gap = max(1.0, 20 * (self._saved_at - start))  # saving ≤ 1/20 of the time between saves
-        if first:
-            print(f"(figure: {self.png})", flush=True)
-
     def close(self) -> None:
-        """Write the final PNG and release the figure."""
-        if self.png is not None and self._dirty:
-            self._save(force=True)
-        plt.close(self.fig)
-
-
-@atexit.register
-def _flush_pending() -> None:
-    for animator in _SCRIPT_ANIMATORS:
-        if animator._dirty:
-            animator._save(force=True)
+        """Draw what is pending (the final PNG in a script)."""
+        self.live.flush()

@@ -121,6 +121,7 @@ def train_ch13(net, train_iter, test_iter, loss, trainer, num_epochs, devices=No
                 animator.add(epoch + (i + 1) / num_batches, (metric[0] / metric[2], metric[1] / metric[3], None))
         test_acc = evaluate_accuracy_gpu(net, test_iter)
         animator.add(epoch + 1, (None, None, test_acc))
+    animator.close()
     print(f"loss {metric[0] / metric[2]:.3f}, train acc {metric[1] / metric[3]:.3f}, test acc {test_acc:.3f}")
     print(f"{metric[2] * num_epochs / timer.sum():.1f} examples/sec on {str(devices)}")
 

@@ -10,6 +10,10 @@ sin, sinh, cos, cosh, tanh = torch.sin, torch.sinh, torch.cos, torch.cosh, torch
 linspace, exp, log, normal, rand = torch.linspace, torch.exp, torch.log, torch.normal, torch.rand
 matmul, int32, float32, concat, stack, abs, eye = (torch.matmul, torch.int32, torch.float32, torch.cat,
                                                    torch.stack, torch.abs, torch.eye)
+# names the 1.0 edition adds
+ones_like, zeros_like, randn, int64, sigmoid, batch_matmul = (torch.ones_like, torch.zeros_like, torch.randn,
+                                                              torch.int64, torch.sigmoid, torch.bmm)
+nn_Module = torch.nn.Module
 
 
 def tensor(data, *args, **kwargs) -> torch.Tensor:
@@ -59,3 +63,15 @@ def astype(x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
 
 def transpose(x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
     return x.t(*args, **kwargs)
+
+
+def expand_dims(x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+    return x.unsqueeze(*args, **kwargs)
+
+
+def swapaxes(x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+    return x.swapaxes(*args, **kwargs)
+
+
+def repeat(x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+    return x.repeat(*args, **kwargs)

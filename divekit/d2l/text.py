@@ -40,20 +40,27 @@ def count_corpus(tokens) -> collections.Counter:
 
 
 class Vocab:
-    """The book's vocabulary: ``<unk>`` = 0, then ``reserved_tokens``, then tokens seen ≥ ``min_freq`` times,
-    most frequent first. ``vocab[token]`` / ``vocab[list]`` give indices; unknown tokens map to 0."""
+    """The book's vocabulary. ``vocab[token]`` / ``vocab[list]`` give indices, unknown tokens map to ``unk``.
 
-    def __init__(self, tokens=None, min_freq: int = 0, reserved_tokens=None) -> None:
+    ``order="frequency"`` (the 0.17 edition, the default): ``<unk>`` = 0, then ``reserved_tokens``, then the
+    tokens seen ≥ ``min_freq`` times, most frequent first. ``order="alphabetical"`` (the 1.0 edition, used by
+    ``TimeMachine``): the same tokens sorted, ``<unk>`` among them. Both editions call ``Vocab`` with the same
+    arguments, so the edition cannot be told from the call; only the indices differ, not what a model learns.
+    """
+
+    def __init__(self, tokens=None, min_freq: int = 0, reserved_tokens=None, *, order: str = "frequency") -> None:
+        if order not in ("frequency", "alphabetical"):
+            raise ValueError(f"order must be 'frequency' or 'alphabetical', got {order!r}")
         counter = count_corpus(tokens or [])
         self._token_freqs = sorted(counter.items(), key=lambda x: x[1], reverse=True)
-        self.idx_to_token = ["<unk>"] + list(reserved_tokens or [])
+        kept = [token for token, freq in self._token_freqs if freq >= min_freq]
+        if order == "alphabetical":
+            self.idx_to_token = sorted(set(["<unk>"] + list(reserved_tokens or []) + kept))
+        else:
+            self.idx_to_token = ["<unk>"] + list(reserved_tokens or [])
+            seen = set(self.idx_to_token)
+            self.idx_to_token += [t for t in kept if t not in seen and not seen.add(t)]
         self.token_to_idx = {t: i for i, t in enumerate(self.idx_to_token)}
-        for token, freq in self._token_freqs:
-            if freq < min_freq:
-                break
-            if token not in self.token_to_idx:
-                self.token_to_idx[token] = len(self.idx_to_token)
-                self.idx_to_token.append(token)
 
     def __len__(self) -> int:
         return len(self.idx_to_token)
@@ -64,13 +71,14 @@ class Vocab:
         return [self.__getitem__(t) for t in tokens]
 
     def to_tokens(self, indices):
-        if not isinstance(indices, list | tuple):
-            return self.idx_to_token[indices]
-        return [self.idx_to_token[i] for i in indices]
+        """Token(s) of an index, a list of indices or a 1-D tensor."""
+        if hasattr(indices, "__len__") and not (isinstance(indices, torch.Tensor) and indices.dim() == 0):
+            return [self.idx_to_token[int(i)] for i in indices]
+        return self.idx_to_token[int(indices)]
 
     @property
     def unk(self) -> int:
-        return 0
+        return self.token_to_idx["<unk>"]
 
     @property
     def token_freqs(self) -> list[tuple[str, int]]:
@@ -241,6 +249,7 @@ def train_ch8(net, train_iter, vocab, lr, num_epochs, device, use_random_iter=Fa
         if (epoch + 1) % 10 == 0:
             print(predict("time traveller"))
             animator.add(epoch + 1, [ppl])
+    animator.close()
     print(f"困惑度 {ppl:.1f}, {speed:.1f} 词元/秒 {str(device)}")
     print(predict("time traveller"))
     print(predict("traveller"))

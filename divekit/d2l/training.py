@@ -95,6 +95,7 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater) -> Non
         train_metrics = train_epoch_ch3(net, train_iter, loss, updater)
         test_acc = evaluate_accuracy(net, test_iter)
         animator.add(epoch + 1, train_metrics + (test_acc,))
+    animator.close()
     train_loss, train_acc = train_metrics
     assert train_loss < 0.5, train_loss
     assert 0.7 < train_acc <= 1, train_acc
@@ -151,5 +152,6 @@ def train_ch6(net, train_iter, test_iter, num_epochs: int, lr: float, device=Non
                 animator.add(epoch + (i + 1) / num_batches, (train_l, train_acc, None))
         test_acc = evaluate_accuracy_gpu(net, test_iter)
         animator.add(epoch + 1, (None, None, test_acc))
+    animator.close()  # the final figure above the summary lines, as in the book
     print(f"loss {train_l:.3f}, train acc {train_acc:.3f}, test acc {test_acc:.3f}")
     print(f"{seen * num_epochs / timer.sum():.1f} examples/sec on {str(device)}")

@@ -69,11 +69,25 @@ def num_gpus() -> int:
     return torch.cuda.device_count()
 
 
+def cpu() -> torch.device:
+    return torch.device("cpu")
+
+
+def gpu(i: int = 0) -> torch.device:
+    return torch.device(f"cuda:{i}")
+
+
 def try_gpu(i: int = 0) -> torch.device:
     """GPU ``i`` if it exists, else the CPU."""
-    return torch.device(f"cuda:{i}") if num_gpus() >= i + 1 else torch.device("cpu")
+    return gpu(i) if num_gpus() >= i + 1 else cpu()
 
 
 def try_all_gpus() -> list[torch.device]:
-    """Every GPU, or ``[cpu]`` when there is none."""
-    return [torch.device(f"cuda:{i}") for i in range(num_gpus())] or [torch.device("cpu")]
+    """Every GPU, or ``[cpu]`` when there is none (the 0.17 edition's answer; the 1.0 edition's would be ``[]``,
+    which its own callers then cannot use for a device)."""
+    return [gpu(i) for i in range(num_gpus())] or [cpu()]
+
+
+def get_dataloader_workers() -> int:
+    """Worker processes the book gives a ``DataLoader``; divekit's loaders read tensors in memory and need none."""
+    return 0

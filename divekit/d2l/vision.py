@@ -60,21 +60,40 @@ class EpochLoader(TensorLoader):
         return super().__iter__()
 
 
+def fashion_mnist_splits() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """``{"train": (images uint8 [N, 1, 28, 28], labels int64 [N]), "test": …}``, capped in quick mode."""
+    splits = {}
+    for split in ("train", "test"):
+        ds = load_dataset("fashion-mnist", split)
+        splits[split] = cap(ds.images, ds.labels, labels=ds.labels)
+    return splits
+
+
+def image_loader(images, labels, batch_size: int, train: bool, seed: int, size) -> EpochLoader:
+    """Batches ``(X float32 [B, C, H, W] in [0, 1], y)`` (channels-last, resized to ``size`` when given)."""
+    return EpochLoader(images, labels, batch_size, shuffle=train, seed=seed, mean=0.0, std=1.0, resize=size,
+                       channels_last=True)
+
+
+def new_seed() -> int:
+    """A loader seed drawn from torch's generator, so that ``torch.manual_seed`` fixes the order, as it fixes
+    the book's ``DataLoader``'s."""
+    return int(torch.randint(0, 2**31 - 1, ()))
+
+
+def as_size(resize) -> tuple[int, int] | None:
+    return (resize, resize) if isinstance(resize, int) else (tuple(resize) if resize else None)
+
+
 def load_data_fashion_mnist(batch_size: int, resize: int | tuple[int, int] | None = None):
     """Fashion-MNIST train and test iterables of ``(X float32 [B, 1, H, W] in [0, 1], y int64 [B])``.
 
     Data comes from divekit's dataset lookup (``$DIVEKIT_DATA``, the cache, or a verified download). The
     training set is reshuffled on each pass; ``resize`` (int or (H, W)) resizes bilinearly.
     """
-    size = (resize, resize) if isinstance(resize, int) else (tuple(resize) if resize else None)
-    seed = int(torch.randint(0, 2**31 - 1, ()))  # follows torch.manual_seed, like the book's DataLoader
-    loaders = []
-    for split in ("train", "test"):
-        ds = load_dataset("fashion-mnist", split)
-        images, labels = cap(ds.images, ds.labels, labels=ds.labels)
-        loaders.append(EpochLoader(images, labels, batch_size, shuffle=split == "train", seed=seed,
-                                   mean=0.0, std=1.0, resize=size, channels_last=True))
-    return loaders[0], loaders[1]
+    seed, size, splits = new_seed(), as_size(resize), fashion_mnist_splits()
+    return tuple(image_loader(*splits[split], batch_size, split == "train", seed, size)
+                 for split in ("train", "test"))
 
 
 def get_fashion_mnist_labels(labels) -> list[str]:

@@ -29,32 +29,35 @@ SHIMMED = ("torchvision",)  # stand-ins in SHIMS, used only when the real packag
 HEAVY = ("convolutional-modern__", "recurrent-modern__", "rnn-scratch", "rnn-concise", "lr-scheduler",
          "sentiment-analysis-rnn", "sentiment-analysis-cnn")
 QUICK_SUBSET = "2000"
-_KWARG = re.compile(r"\bnum_epochs\s*=\s*(\d+)\b(?=\s*[,)])")
+EPOCH_NAMES = ("num_epochs", "max_epochs")  # the 0.17 and the 1.0 edition's names
+_KWARG = re.compile(r"\b(num_epochs|max_epochs)\s*=\s*(\d+)\b(?=\s*[,)])")
 
 
 def is_heavy(name: str) -> bool:
     return any(h in name for h in HEAVY)
 
 
-def _assigns_num_epochs(node: ast.AST) -> bool:
+def _assigned_epochs(node: ast.AST) -> list[str]:
+    """The epoch-count names (``EPOCH_NAMES``) that an assignment statement assigns."""
     targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
-    return any(isinstance(n, ast.Name) and n.id == "num_epochs" for t in targets if t is not None
-               for n in ast.walk(t))
+    return sorted({n.id for t in targets if t is not None for n in ast.walk(t)
+                   if isinstance(n, ast.Name) and n.id in EPOCH_NAMES})
 
 
 def clamp_epochs(source: str) -> str:
     """Quick mode: ``num_epochs = min(num_epochs, 1)`` after each statement assigning ``num_epochs`` (tuples
-    included), and ``num_epochs=<int>`` keyword arguments set to 1."""
+    included), and ``num_epochs=<int>`` keyword arguments set to 1; the same for ``max_epochs``."""
     lines = source.splitlines()
-    after: dict[int, str] = {}  # last line index of an assignment -> its indentation
+    after: dict[int, tuple[str, list[str]]] = {}  # last line of an assignment -> (indentation, names)
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign) and _assigns_num_epochs(node):
-            after[node.end_lineno - 1] = " " * node.col_offset
+        if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign) and _assigned_epochs(node):
+            after[node.end_lineno - 1] = (" " * node.col_offset, _assigned_epochs(node))
     out = []
     for i, line in enumerate(lines):
-        out.append(_KWARG.sub("num_epochs=1", line))
+        out.append(_KWARG.sub(r"\1=1", line))
         if i in after:
-            out.append(f"{after[i]}num_epochs = min(num_epochs, 1)")
+            indent, names = after[i]
+            out += [f"{indent}{name} = min({name}, 1)" for name in names]
     return "\n".join(out) + "\n"
 
 
