@@ -149,7 +149,7 @@ def test_cli_stops_on_nan_naming_the_step_and_keeps_the_checkpoint(tmp_path, cap
                "--batch-size", "500", "--lr", "1e38", "--schedule", "constant", "--runs-dir", str(tmp_path),
                "--name", "nan", "--checkpoint-every", "1"])
     err = capsys.readouterr().err
-    assert rc == 2 and "at step" in err and "--on-nan skip" in err and err.count("\n") == 1
+    assert rc == 2 and "at step" in err and "start a new run with a smaller --lr" in err and err.count("\n") == 1
     from divekit.training.checkpoint import checkpoint_path, read_checkpoint
 
     tensors, meta = read_checkpoint(checkpoint_path(tmp_path / "nan"))

@@ -166,7 +166,8 @@ def warn_if_training(model: nn.Module, what: str = "evaluating") -> bool:
 def _smaller_lr(state: Any) -> str:
     """Advice naming a learning rate ten times smaller than the configured (peak) one."""
     peak = getattr(getattr(state, "config", None), "lr", None) or state.lr
-    return f"try a smaller learning rate (--lr {peak / 10:.3g} instead of {peak:g}) or --clip-grad 1"
+    return (f"start a new run with a smaller learning rate (--lr {peak / 10:.3g} instead of {peak:g}) or with "
+            f"--clip-grad 1")
 
 
 def divergence_message(loss: float, state: Any, step: int) -> str:

@@ -63,8 +63,9 @@ class NonFiniteGuard:
         if self.on_nan == "skip":
             return False
         what = f"loss is {loss.item()}" if not math.isfinite(loss.item()) else "a gradient is not finite"
-        raise TrainingDiverged(f"{what} at step {state.step} (epoch {state.epoch + 1}); "
-                               f"try a smaller --lr (now {state.lr:g}) or --clip-grad, or --on-nan skip")
+        raise TrainingDiverged(f"{what} at step {state.step} (epoch {state.epoch + 1}); start a new run with a "
+                               f"smaller --lr (now {state.lr:g}) or with --clip-grad (a resumed run keeps its own "
+                               f"settings)")
 
     @staticmethod
     def _grads(model: torch.nn.Module, state: State) -> list[torch.Tensor]:
@@ -125,6 +126,7 @@ class NonFiniteGuard:
         for steps, any_bad, first in self._folded:
             if any_bad:
                 self._folded = [(steps, any_bad, first)]  # stays bad: every later check raises too
-                raise TrainingDiverged(f"the loss or a gradient was not finite at step {steps[int(first)]}; "
-                                       f"try a smaller --lr or --clip-grad, or --on-nan skip")
+                raise TrainingDiverged(f"the loss or a gradient was not finite at step {steps[int(first)]}; start "
+                                       f"a new run with a smaller --lr or with --clip-grad (a resumed run keeps its own "
+                                       f"settings)")
         self._folded = []
