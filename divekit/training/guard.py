@@ -127,6 +127,6 @@ class NonFiniteGuard:
             if any_bad:
                 self._folded = [(steps, any_bad, first)]  # stays bad: every later check raises too
                 raise TrainingDiverged(f"the loss or a gradient was not finite at step {steps[int(first)]}; start "
-                                       f"a new run with a smaller --lr or with --clip-grad (a resumed run keeps its own "
-                                       f"settings)")
+                                       f"a new run with a smaller --lr or with --clip-grad (a resumed run keeps its "
+                                       f"own settings)")
         self._folded = []
