@@ -1,4 +1,4 @@
-"""Validation runs behind the ``fmnist-93`` recipe: the test set is never loaded.
+"""Validation runs behind the ``fmnist-93`` recipes: the test set is never used.
 
 Trains on 90 % of the Fashion-MNIST training set (``train_valid_split``, seed 0) and reports the accuracy on
 the held-out 10 % after each epoch, with the CPU seconds of the process (steadier than wall time on a busy
@@ -17,23 +17,21 @@ import time
 
 import torch
 
-from divekit.data.images import load_dataset
-from divekit.training.config import TrainConfig
+from divekit import api
+from divekit.training import image
 from divekit.training.fit import fit
-from divekit.training.recipes import RECIPES
-from divekit.training.run import build_data, prepare_model, seed_everything
+from divekit.training.run import seed_everything, split
 
 
-def setup(settings: dict, threads: int):
-    """Model and loaders for the recipe with ``settings`` on top, validation split 0.1; no test set."""
+def setup(settings: dict, threads: int, recipe: str):
+    """Model and loaders for ``recipe`` with ``settings`` on top and a validation split of 0.1, as
+    ``divekit train`` prepares them; the test loader is never handed to ``fit``."""
     torch.set_num_threads(threads)
-    config = TrainConfig(**{**RECIPES["fmnist-93"], "valid_fraction": 0.1, **settings}).validate()
+    config = api.config(recipe, **{"valid_fraction": 0.1, **settings})
     seed_everything(config.seed)
-    train = load_dataset(config.data, "train", config.data_dir)
-    model, channels_last = prepare_model(config, train.shape, train.num_classes, torch.device("cpu"))
-    # build_data wants a test set: give it 10 training images; fit is never handed its loader
-    data = build_data(config, train, train.subset(torch.arange(10)), torch.device("cpu"), channels_last)
-    return config, model, data
+    examples = image.load(config)
+    prepared = image.prepare(config, examples, *split(config, examples), torch.device("cpu"))
+    return config, prepared.model, prepared.loaders
 
 
 def time_steps(model, loader, steps: int) -> float:
@@ -69,9 +67,10 @@ def main() -> None:
     p.add_argument("settings", nargs="?", default="{}", help="TrainConfig fields as JSON, over the recipe")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--steps", type=int, default=20, help="timed steps for 'time'")
+    p.add_argument("--recipe", default="fmnist-93", help="the recipe the settings change (default: %(default)s)")
     args = p.parse_args()
     settings = json.loads(args.settings)
-    config, model, data = setup(settings, args.threads)
+    config, model, data = setup(settings, args.threads, args.recipe)
     params = sum(p.numel() for p in model.parameters())
     if args.mode == "time":
         print(json.dumps({"settings": settings, "params": params, "threads": args.threads,

@@ -55,7 +55,7 @@ def count(recipe: str, data_dir: str | None, device: str = "cuda") -> dict:
         if device != "cpu":
             torch.cuda.set_sync_debug_mode("warn")
         try:
-            _, state = train_run(config, runs, "syncs", callbacks=[counter])
+            _, state = train_run(config, runs, "syncs", callbacks=[counter])  # the pipeline divekit.train runs
         finally:
             if device != "cpu":
                 torch.cuda.set_sync_debug_mode("default")

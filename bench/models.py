@@ -40,7 +40,8 @@ from divekit.models import build_model, summary
 from divekit.models.zoo import SUGGESTED
 from divekit.training.config import TrainConfig
 from divekit.training.device import autocast, cpu_bf16_native, resolve_precision, set_threads
-from divekit.training.fit import evaluate, fit
+from divekit.training.evaluate import evaluate
+from divekit.training.fit import fit
 
 MODELS = ["alexnet", "vgg11", "nin", "googlenet", "resnet18", "resnet34", "densenet"]
 # peak learning rates of the one-cycle SGD runs (Nesterov momentum 0.9): lower for the nets without batch norm

@@ -90,11 +90,11 @@ def recipe(model_name: str, batch: int, device: str = "cpu") -> TrainConfig:
 
 def build_net(model_name: str, device: str = "cpu") -> tuple[torch.nn.Module, bool]:
     """The model as ``divekit train`` prepares it (channels-last for conv nets) and whether it is channels-last."""
-    from divekit.training.run import prepare_model
+    from divekit.training.image import build
 
     arch, options = MODELS[model_name]
     config = TrainConfig(model=arch, model_options=dict(options), channels_last=True)
-    return prepare_model(config, (1, 28, 28), 10, torch.device(device))
+    return build(config, (1, 28, 28), 10, torch.device(device))
 
 
 def hand_loop(model: torch.nn.Module, batches: list, opt: torch.optim.Optimizer) -> None:
@@ -121,7 +121,7 @@ def run_hand(model: torch.nn.Module, batches: list, config: TrainConfig) -> None
     from divekit.training.optimizers import build_optimizer
 
     opt = build_optimizer(config.opt, model, config.lr, config.momentum, config.nesterov, config.weight_decay,
-                          tuple(config.betas), config.eps)
+                          tuple(config.betas), config.eps, fast=config.fast_paths)
     hand_loop(model, batches, opt)
 
 
