@@ -8,6 +8,7 @@
     print(run.evaluate())                                  # {'split': 'test', 'loss': …, 'acc': …}
     run.predict().rows[:3]                                 # one row per test example
     divekit.kfold(data="house-prices", k=5)                # cross-validation, mean ± std per metric
+    divekit.lr_find(model="lenet").suggestion              # a learning rate read off a range test
 
 Settings are ``TrainConfig`` field names (``model``, ``epochs``, ``lr``, ``data`` …). Without a ``recipe`` a run
 starts from the recipe for its kind of data (``divekit.training.recipes``): ``fast`` for images without a model
@@ -139,6 +140,29 @@ def kfold(cfg: TrainConfig | dict | None = None, *, k: int = 5, recipe: str | No
     return Run(run_dir)
 
 
+def lr_find(cfg: TrainConfig | dict | None = None, *, recipe: str | None = None, start_lr: float = 1e-7,
+            end_lr: float = 10.0, steps: int = 100, diverge: float = 4.0, out: str | Path | None = None,
+            **settings: Any):
+    """The learning-rate range test (``divekit.training.lr_find``) of a config or recipe: its net trained on the
+    training split only, at rates growing exponentially from ``start_lr`` to ``end_lr`` over ``steps`` steps
+    (stopping when the loss passes ``diverge`` × its minimum). Returns the result (``.suggestion``, ``.low``,
+    ``.high``, ``.lines()``, the curve); ``out``: also draw it there as PNG. No run directory is written, and a
+    run started afterwards is bit for bit the run started without it."""
+    from divekit.options import check
+    from divekit.training.lr_find import lr_find as range_test
+    from divekit.training.lr_find import plot_lr_find
+
+    check("sweep_steps", steps, "--steps")
+    check("lr", start_lr, "--start-lr")
+    check("lr", end_lr, "--end-lr")
+    check("diverge", diverge, "--diverge")
+    resolved = _config(cfg, recipe, settings)
+    result = range_test(resolved, start_lr, end_lr, steps, diverge)
+    if out is not None:
+        plot_lr_find(result, out, f"lr-find: {resolved.model} on {resolved.data}, {resolved.opt}")
+    return result
+
+
 def load_run(run: str | Path, runs_dir: str | Path = "runs") -> Run:
     """A run directory (a path, or a name under ``runs_dir``) as a ``Run``."""
     return Run(resolve_run_dir(run, runs_dir))
@@ -227,6 +251,17 @@ class Run:
         """``predict`` written as CSV to ``out`` (default ``RUN/predictions.csv``)."""
         table = self.predict(inputs, data_dir, device)
         return write_text(Path(out) if out else self.path / "predictions.csv", table.csv()), table
+
+    def export(self, format: str = "onnx", out: str | Path | None = None, samples: int = 256,
+               data_dir: str | None = None):
+        """Write the model of an image run as ``format`` (``onnx``, ``torchscript`` or ``pt2``) to ``out``
+        (default ``RUN/model.onnx`` …) with a sidecar ``<out>.json`` (input, preprocessing, classes), checked
+        against the run on ``samples`` test images first (``divekit.training.export``); returns how it went."""
+        from divekit.training.export import export_run
+
+        if self.kind not in ("image", "image-folder"):
+            raise ConfigError(f"{self.path} is a {self.kind} run; export is for image runs")
+        return export_run(self.open("cpu", data_dir, "export"), self.path, format, out, samples)
 
     def report(self, out: str | Path | None = None, predictions: bool = True, device: str = "cpu") -> Path:
         """Write the run's self-contained HTML report (``RUN/report.html`` unless ``out``); ``predictions``:

@@ -16,8 +16,11 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("divekit.cli.train", "train a model and write a run directory"),
     "kfold": ("divekit.cli.kfold", "k-fold cross-validation: train k times, report mean ± std per metric"),
+    "lr-find": ("divekit.cli.lr_find", "learning-rate range test: a suggested rate and a usable range, plotted"),
+    "tune": ("divekit.cli.tune", "hyperparameter search (Optuna) on validation rows, one machine or many"),
     "eval": ("divekit.cli.eval", "evaluate a finished run on its test set"),
     "predict": ("divekit.cli.predict", "write predictions of a run, in the original test order"),
+    "export": ("divekit.cli.export", "export an image run as ONNX, TorchScript or a PyTorch 2 program, checked"),
     "models": ("divekit.cli.models", "list the models that can be built by name"),
     "datasets": ("divekit.cli.datasets", "list the known datasets and where they were found"),
     "scratch": ("divekit.cli.scratch", "from-scratch lessons, each checked against torch"),
