@@ -142,6 +142,12 @@ RANGES: dict[str, Range] = {
     "lab_noise": float_in(0),
     "lab_x0": float_in(),
     "lab_samples": int_in(1, 1_000_000),
+    # learning-rate range test and hyperparameter search
+    "sweep_steps": int_in(5, 10_000),
+    "diverge": float_in(1, 1e6, low_open=True),  # the loss this many times its minimum ends an lr-find sweep
+    "trials": int_in(1, 1_000_000),
+    "workers": int_in(1, 1024),
+    "timeout": float_in(0, 1e9, low_open=True),
 }
 
 

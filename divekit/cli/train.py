@@ -128,6 +128,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tensorboard", action="store_true",
                    help="also log scalars, learning rate and weight/gradient histograms to RUN/tensorboard "
                         "(view with 'tensorboard --logdir runs'; needs pip install tensorboard)")
+    g = p.add_argument_group("from a study")
+    g.add_argument("--from-study", metavar="STUDY",
+                   help="train the best configuration of a 'divekit tune' study (its folder, or its name with "
+                        "--storage) on all training rows and evaluate it on the test set once; flags given change it")
+    g.add_argument("--storage", metavar="URL", help="the postgresql:// URL of a --from-study study kept there")
 
 
 def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -209,6 +214,8 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         refuse_config_flags(args)
         result = api.resume(args.resume, runs_dir=args.runs_dir, callbacks=callbacks, ddp=args.ddp)
+    elif args.from_study or args.storage:
+        result = train_from_study(args, callbacks)
     else:
         warn_slow_recipe(args, config_from_args(args))
         result = api.train(recipe=args.recipe, runs_dir=args.runs_dir, name=args.name, callbacks=callbacks,
@@ -217,6 +224,24 @@ def run(args: argparse.Namespace) -> int:
     if result is not None:  # None on the other processes of a data-parallel run
         print_result(result)
     return 0
+
+
+def train_from_study(args: argparse.Namespace, callbacks: list):
+    """``--from-study``: the study's best trial retrained on all training rows, the test set evaluated once."""
+    from divekit import api
+    from divekit.errors import ConfigError
+    from divekit.tuning.study import best_config
+
+    if not args.from_study:
+        raise ConfigError("--storage names where a --from-study study is kept; give --from-study NAME too")
+    if args.recipe or args.ddp:
+        raise ConfigError("--from-study trains the study's own configuration; drop --recipe and --ddp")
+    cfg, chosen = best_config(args.from_study, args.storage)
+    values = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in chosen["params"].items())
+    print(f"study {chosen['study']}: trial {chosen['trial']} ({chosen['metric']} {chosen['value']:.4f} on validation "
+          f"rows)  {values}; trained on all training rows, tested once")
+    return api.train(cfg, runs_dir=args.runs_dir, name=args.name, callbacks=callbacks,
+                     checkpoint_every=args.checkpoint_every, on_nan=args.on_nan, **settings_from_args(args))
 
 
 def warn_slow_recipe(args: argparse.Namespace, config) -> None:
