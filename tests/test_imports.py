@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"divekit.data", "divekit.models", "divekit.report", "divekit.speed", "divekit.scratch", "divekit.optlab"},
     {"divekit.diagnose"},
     {"divekit.training"},
-    {"divekit.api", "divekit.tune", "divekit.d2l"},
+    {"divekit.api", "divekit.tuning", "divekit.d2l"},
     {"divekit.cli", "divekit.__main__"},
 ]
 STANDALONE = {"divekit.scratch", "divekit.optlab"}  # they read data and draw figures, and use nothing else
