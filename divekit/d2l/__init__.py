@@ -40,7 +40,6 @@ from divekit.d2l.classify import (
     ResNeXtBlock,
     SoftmaxRegression,
     SyntheticRegressionData,
-    init_cnn,
 )
 from divekit.d2l.files import download, extract
 from divekit.d2l.framework import SGD, DataModule, HyperParameters, Module, ProgressBoard, Trainer, add_to_class
@@ -156,6 +155,7 @@ from divekit.d2l.training import (
     evaluate_accuracy,
     evaluate_accuracy_gpu,
     evaluate_loss,
+    init_cnn,
     linreg,
     load_array,
     predict_ch3,

@@ -1,6 +1,6 @@
 """The 1.0 edition's data and models for regression and image classification: ``SyntheticRegressionData``,
 ``LinearRegressionScratch``, ``LinearRegression``, ``KaggleHouse``, ``FashionMNIST``, ``Classifier``,
-``SoftmaxRegression``, ``init_cnn``, ``LeNet``, ``Residual`` (both editions' signatures) and ``ResNeXtBlock``.
+``SoftmaxRegression``, ``LeNet``, ``Residual`` (both editions' signatures) and ``ResNeXtBlock``.
 
 ``FashionMNIST`` reads divekit's tensor-resident Fashion-MNIST (no torchvision, offline lookup) and yields
 channels-last float batches; ``DIVEKIT_BOOK_SUBSET=N`` caps each split at N examples, stratified by class.
@@ -196,12 +196,6 @@ class SoftmaxRegression(Classifier):
 
     def forward(self, X):
         return self.net(X)
-
-
-def init_cnn(module: nn.Module) -> None:
-    """Xavier-uniform weights for ``nn.Linear`` and ``nn.Conv2d`` (use with ``Module.apply_init``)."""
-    if type(module) in (nn.Linear, nn.Conv2d):
-        nn.init.xavier_uniform_(module.weight)
 
 
 class LeNet(Classifier):

@@ -9,8 +9,9 @@ import time
 import numpy as np
 import torch
 
-from divekit.d2l.classify import FashionMNIST, LeNet, init_cnn
+from divekit.d2l.classify import FashionMNIST, LeNet
 from divekit.d2l.framework import HyperParameters, Trainer
+from divekit.d2l.training import init_cnn
 
 
 def rbfkernel(x1, x2, ls: float = 4.0) -> np.ndarray:

@@ -111,9 +111,11 @@ def predict_ch3(net, test_iter, n: int = 6):
     return show_images(X[0:n].reshape(n, 28, 28), 1, n, titles=titles[0:n])
 
 
-def _xavier(m: nn.Module) -> None:
-    if type(m) in (nn.Linear, nn.Conv2d):
-        nn.init.xavier_uniform_(m.weight)
+def init_cnn(module: nn.Module) -> None:
+    """Xavier-uniform weights for ``nn.Linear`` and ``nn.Conv2d`` (``train_ch6``'s initialisation; the 1.0 edition
+    names it ``init_cnn`` and applies it with ``Module.apply_init``)."""
+    if type(module) in (nn.Linear, nn.Conv2d):
+        nn.init.xavier_uniform_(module.weight)
 
 
 def train_ch6(net, train_iter, test_iter, num_epochs: int, lr: float, device=None) -> None:
@@ -125,7 +127,7 @@ def train_ch6(net, train_iter, test_iter, num_epochs: int, lr: float, device=Non
     never waits for the host (the book reads them after every batch); the numbers are the same.
     """
     device = try_gpu() if device is None else device
-    net.apply(_xavier)
+    net.apply(init_cnn)
     print("training on", device)
     net.to(device)
     optimizer = torch.optim.SGD(net.parameters(), lr=lr)
