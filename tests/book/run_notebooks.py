@@ -19,6 +19,7 @@ the share of the time spent drawing live figures); exits 1 when any failed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -148,56 +149,65 @@ def _stream_tail(nb, chars: int = 2000) -> str:
     return text[-chars:]
 
 
+@contextlib.contextmanager
+def kernel_env(root: Path, data: Path, book: bool, heavy: bool, shimmed: bool):
+    """The environment a notebook's kernel starts with (restored afterwards): absolute ``DIVEKIT_DATA``, figures
+    in ``root``, divekit (and the torchvision stand-in) on ``PYTHONPATH``, Jupyter's inline backend, quick mode."""
+    saved = dict(os.environ)
+    path_entries = ([str(SHIMS)] if shimmed else []) + ([] if book else [str(REPO)])
+    os.environ.update(DIVEKIT_DATA=str(data), DIVEKIT_FIGURES=str(root / "figures"),
+                      PYTHONPATH=os.pathsep.join(path_entries + [saved.get("PYTHONPATH", "")]))
+    os.environ.pop("MPLBACKEND", None)
+    os.environ.pop("DIVEKIT_BOOK_SUBSET", None)
+    if heavy and not book:
+        os.environ["DIVEKIT_BOOK_SUBSET"] = str(QUICK_SUBSET)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def execute(nb, work: Path, timeout: float) -> tuple[str, str]:
+    """Run every cell in a fresh kernel with ``work`` as the current folder: ``(status, error line)``."""
+    from nbclient import NotebookClient
+
+    try:
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(work)}})
+        client.execute()
+    except Exception as e:  # CellExecutionError, CellTimeoutError, DeadKernelError …
+        return ("TIMEOUT" if "Timeout" in type(e).__name__ else "FAIL"), _error_line(e)
+    return "PASS", ""
+
+
 def run_notebook(path: Path, data: Path, book: bool, timeout: float, out_dir: Path | None = None,
                  append: str | None = None) -> dict:
     """Execute one notebook (plus the code cell ``append``, for measurements); returns ``{"status", "seconds",
     "mode", "error", "plot_seconds", "tail"}`` (``tail``: the end of what it printed)."""
     import nbformat
-    from nbclient import NotebookClient
 
     heavy = is_heavy(path.stem)
     nb = prepare(nbformat.read(path, as_version=4), book, heavy)
-    source = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     result = {"mode": "quick" if heavy else "full", "error": "", "plot_seconds": None}
     try:
-        missing = missing_modules(source)
+        missing = missing_modules("\n".join(c.source for c in nb.cells if c.cell_type == "code"))
     except SyntaxError:
         missing = []
-    shimmed = [m for m in missing if m == "torchvision" and not book]
-    missing = [m for m in missing if m not in shimmed]
+    shimmed = "torchvision" in missing and not book
+    missing = [m for m in missing if not (shimmed and m == "torchvision")]
     if missing:
         return {**result, "status": "SKIP", "seconds": 0.0, "error": f"needs {', '.join(missing)} (not installed)"}
-    if append:
-        nb.cells.append(nbformat.v4.new_code_cell(append))
-    if not book:
-        nb.cells.append(nbformat.v4.new_code_cell(_PLOT_STATS))
+    nb.cells += [nbformat.v4.new_code_cell(code) for code in (append, None if book else _PLOT_STATS) if code]
     with tempfile.TemporaryDirectory(prefix="d2l-nb-") as tmp:
         root = Path(tmp)
         stage_data(root, data, QUICK_SUBSET if heavy and book else None)
-        work = root / "work"
-        work.mkdir()
-        saved = dict(os.environ)
-        path_entries = ([str(SHIMS)] if shimmed else []) + ([] if book else [str(REPO)])
-        os.environ.update(DIVEKIT_DATA=str(data), DIVEKIT_FIGURES=str(root / "figures"),
-                          PYTHONPATH=os.pathsep.join(path_entries + [saved.get("PYTHONPATH", "")]))
-        os.environ.pop("MPLBACKEND", None)  # the kernel's inline backend, as in Jupyter
-        os.environ.pop("DIVEKIT_BOOK_SUBSET", None)
-        if heavy and not book:
-            os.environ["DIVEKIT_BOOK_SUBSET"] = str(QUICK_SUBSET)
-        start = time.perf_counter()
-        try:
-            NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                           resources={"metadata": {"path": str(work)}}).execute()
-            result["status"] = "PASS"
-        except Exception as e:  # CellExecutionError, CellTimeoutError, DeadKernelError …
-            timed_out = "Timeout" in type(e).__name__
-            result["status"], result["error"] = ("TIMEOUT" if timed_out else "FAIL"), _error_line(e)
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-        result["seconds"] = time.perf_counter() - start
-        if shimmed:
-            result["note"] = "torchvision: the stand-in from tests/book/shims"
+        (root / "work").mkdir()
+        with kernel_env(root, data, book, heavy, shimmed):
+            start = time.perf_counter()
+            result["status"], result["error"] = execute(nb, root / "work", timeout)
+            result["seconds"] = time.perf_counter() - start
+    if shimmed:
+        result["note"] = "torchvision: the stand-in from tests/book/shims"
     if not book and result["status"] == "PASS":
         result["plot_seconds"] = _plot_seconds(nb)
     result["tail"] = _stream_tail(nb)
