@@ -263,6 +263,17 @@ class Run:
             raise ConfigError(f"{self.path} is a {self.kind} run; export is for image runs")
         return export_run(self.open("cpu", data_dir, "export"), self.path, format, out, samples)
 
+    def export(self, format: str = "onnx", out: str | Path | None = None, samples: int = 256,
+               data_dir: str | None = None):
+        """Write the model of an image run as ``format`` (``onnx``, ``torchscript`` or ``pt2``) to ``out``
+        (default ``RUN/model.onnx`` …) with a sidecar ``<out>.json`` (input, preprocessing, classes), checked
+        against the run on ``samples`` test images first (``divekit.training.export``); returns how it went."""
+        from divekit.training.export import export_run
+
+        if self.kind not in ("image", "image-folder"):
+            raise ConfigError(f"{self.path} is a {self.kind} run; export is for image runs")
+        return export_run(self.open("cpu", data_dir, "export"), self.path, format, out, samples)
+
     def report(self, out: str | Path | None = None, predictions: bool = True, device: str = "cpu") -> Path:
         """Write the run's self-contained HTML report (``RUN/report.html`` unless ``out``); ``predictions``:
         rerun the model over the test set for the confusion matrix and the misclassified examples."""

@@ -113,6 +113,8 @@ RANGES: dict[str, Range] = {
     "augment_crop": int_in(0, 64),
     "tta_shift": int_in(0, 8),
     "resize": int_in(1, 1024),
+    "image_size": int_in(1, 1024),
+    "export_samples": int_in(1, 1_000_000),
     "threads": int_in(1, max_threads),
     "seed": int_in(0, SEED_MAX),
     "test_every": int_in(0, 10_000),

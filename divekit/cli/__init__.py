@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("divekit.cli.eval", "evaluate a finished run on its test set"),
     "predict": ("divekit.cli.predict", "write predictions of a run, in the original test order"),
     "export": ("divekit.cli.export", "export an image run as ONNX, TorchScript or a PyTorch 2 program, checked"),
+    "export": ("divekit.cli.export", "export an image run as ONNX, TorchScript or a PyTorch 2 program, checked"),
     "models": ("divekit.cli.models", "list the models that can be built by name"),
     "datasets": ("divekit.cli.datasets", "list the known datasets and where they were found"),
     "scratch": ("divekit.cli.scratch", "from-scratch lessons, each checked against torch"),

@@ -7,6 +7,8 @@ import argparse
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run directory (or its name under --runs-dir)")
+    p.add_argument("images", nargs="?", help="an image file, or a folder of them (searched recursively), to predict "
+                                             "on with an image run: preprocessed exactly as the run's images")
     p.add_argument("--runs-dir", default="runs")
     p.add_argument("--out", default=None, help="CSV file to write (default: RUN/predictions.csv)")
     p.add_argument("--data-dir", help="where the dataset is looked for first (also when the run's data folder "
@@ -26,7 +28,10 @@ def run(args: argparse.Namespace) -> int:
     for flag, value, fits in (("--text", args.text, "text"), ("--test-csv", args.test_csv, "tabular")):
         if value and run.kind != fits:
             raise ConfigError(f"{flag} is for {fits} runs; {args.run} is a {run.kind} run")
-    inputs = args.text or args.test_csv
+    if args.images and run.kind not in ("image", "image-folder"):
+        raise ConfigError(f"{args.images}: image files are predicted on by image runs; {args.run} is a {run.kind} "
+                          f"run")
+    inputs = args.images or args.text or args.test_csv
     if args.text and not args.out:  # a few texts: answered on the terminal
         for _, _, name, probability, text in run.predict(args.text, args.data_dir, args.device).rows:
             print(f"{name}\t{probability}\t{text}")

@@ -14,13 +14,15 @@ CONFIG_KEYS = ("data", "data_dir", "valid_fraction", "resize", "augment_crop", "
                "warmup", "step_size", "gamma", "label_smoothing", "clip_grad", "precision", "fast_paths", "device",
                "threads", "seed", "test_every", "init", "freeze_epochs", "finetune_lr_ratio")
 TABULAR_FLAGS = ("target", "id_column", "test_csv", "target_transform")
+FOLDER_FLAGS = ("image_size", "skip_bad")
 
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--data",
                    help="dataset: fashion-mnist, mnist, kmnist, fashion-mnist-mini, house-prices, imdb, a folder "
-                        "holding the four IDX files, or a .csv file (default: fashion-mnist)")
+                        "holding the four IDX files, a folder of images in class folders (or train/, val/, test/ "
+                        "of them), or a .csv file (default: fashion-mnist)")
     g.add_argument("--data-dir", help="folder searched first for datasets (then $DIVEKIT_DATA, the user cache, "
                                       "/usr/share/datasets, then download)")
     g.add_argument("--valid-fraction", type=parse("valid_fraction"),
@@ -36,6 +38,13 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tta-shift", type=parse("tta_shift"), metavar="PIXELS",
                    help="also evaluate on the views moved PIXELS up, down, left and right (each weighing a quarter "
                         "of the unmoved view; default 0: none)")
+    g.add_argument("--image-size", type=parse("image_size"), metavar="N",
+                   help="image folders: decode every image at N×N, scaled to cover it and centre-cropped (default: "
+                        "the images' own size when they all share one up to 64×64, else their median shorter side, "
+                        "at most 64)")
+    g.add_argument("--skip-bad", action="store_true", default=None,
+                   help="image folders: leave out unreadable or unusable files and classes, listed in RUN/skipped.csv "
+                        "(default: stop at the first, naming it)")
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
@@ -163,7 +172,10 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
         raise ConfigError(f"--embedding: for text data (--data imdb), not {kind} data")
     if model:
         settings["model_options"] = model
-    data_options = {**tabular, **({"embedding": args.embedding} if args.embedding else {})}
+    folder = {k: getattr(args, k) for k in FOLDER_FLAGS if getattr(args, k, None) is not None}
+    if folder and kind != "image-folder":
+        raise ConfigError(f"--image-size and --skip-bad are for image folders, not {kind} data")
+    data_options = {**tabular, **folder, **({"embedding": args.embedding} if args.embedding else {})}
     if data_options:
         settings["data_options"] = data_options
     return settings
@@ -263,7 +275,8 @@ def refuse_config_flags(args: argparse.Namespace) -> None:
     from divekit.errors import ConfigError
 
     given = [f"--{k.replace('_', '-')}" for k in (*CONFIG_KEYS, "width", "hidden", "dropout", "embedding", "recipe",
-                                                  "name", *TABULAR_FLAGS) if getattr(args, k, None) is not None]
+                                                  "name", *TABULAR_FLAGS, *FOLDER_FLAGS)
+             if getattr(args, k, None) is not None]
     if given:
         raise ConfigError(f"--resume continues a run with its own config.json; drop {', '.join(given)}")
 

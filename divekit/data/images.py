@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,7 +20,8 @@ class ImageDataset:
     """Images ``uint8 [N, C, H, W]`` and labels ``int64 [N]`` of one split, kept in memory.
 
     ``mean``/``std`` are the per-pixel statistics (of the training split, in [0, 1] units) used to
-    normalise batches.
+    normalise batches. With ``rows``, the split's images are ``images[rows]`` of a larger array left where it
+    is (a memory-mapped cache: a subset copies no pixels); ``names``: the examples' file names, if they have any.
     """
 
     images: torch.Tensor
@@ -30,6 +32,8 @@ class ImageDataset:
     mean: float
     std: float
     source: str = ""
+    rows: torch.Tensor | None = None
+    names: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -43,10 +47,33 @@ class ImageDataset:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    @property
+    def pixels(self) -> Any:
+        """The split's images, indexable by example (``images``, or a view through ``rows``)."""
+        return self.images if self.rows is None else RowView(self.images, self.rows)
+
     def subset(self, index: torch.Tensor, split: str | None = None) -> ImageDataset:
         """A new dataset holding the rows ``index`` (same classes and statistics)."""
+        names = tuple(self.names[i] for i in index.tolist()) if self.names is not None else None
+        if self.rows is not None:
+            return replace(self, labels=self.labels[index], split=split or self.split, rows=self.rows[index],
+                           names=names)
         return ImageDataset(self.images[index], self.labels[index], self.classes, self.name,
-                            split or self.split, self.mean, self.std, self.source)
+                            split or self.split, self.mean, self.std, self.source, names=names)
+
+
+@dataclass
+class RowView:
+    """Example ``i`` is ``images[rows[i]]``: a split of a larger (memory-mapped) array, copying nothing."""
+
+    images: torch.Tensor
+    rows: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.images[int(self.rows[i])]
 
 
 def _images_to_nchw(array: np.ndarray, path: Path) -> np.ndarray:

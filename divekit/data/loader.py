@@ -106,21 +106,26 @@ class TensorLoader:
             differing by at most one example, or skipped by all ranks when it has fewer than ``world``
             examples (every rank must take the same number of steps). Default: one process, whole batches.
             A shuffled loader also skips a last batch of one example per rank (batch norm cannot train on it).
+        rows: the examples are ``images[rows]`` (``labels`` holds theirs): ``images`` stays where it is, say a
+            memory-mapped cache larger than memory, and each batch is gathered from it and moved to ``device``.
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, shuffle: bool = False,
                  seed: int = 0, mean: float = 0.0, std: float = 1.0, augment: Augment | None = None,
                  device: str | torch.device = "cpu", drop_last: bool = False, channels_last: bool = False,
-                 resize: tuple[int, int] | None = None, rank: int = 0, world: int = 1) -> None:
-        if len(images) != len(labels):
-            raise ValueError(f"images ({len(images)}) and labels ({len(labels)}) differ in length")
+                 resize: tuple[int, int] | None = None, rank: int = 0, world: int = 1,
+                 rows: torch.Tensor | None = None) -> None:
+        if (len(images) if rows is None else len(rows)) != len(labels):
+            raise ValueError(f"images ({len(images) if rows is None else len(rows)}) and labels ({len(labels)}) "
+                             f"differ in length")
         if batch_size < 1:
             raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
         if not 0 <= rank < world or batch_size < world:
             raise ValueError(f"rank must be in [0, world={world}) and batch_size ≥ world, got rank {rank}, "
                              f"batch_size {batch_size}")
         self.device = torch.device(device)
-        self.images = images.to(self.device)
+        self.rows = rows.cpu() if rows is not None else None
+        self.images = images.to(self.device) if rows is None else images
         self.labels = labels.to(self.device)
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.scale = 1.0 / (255.0 * std) if images.dtype == torch.uint8 else 1.0 / std
@@ -132,7 +137,7 @@ class TensorLoader:
         # flips alone: keep the mirrored images next to the originals, so that a batch with flips is one
         # index_select (image i mirrored is row i + N) instead of a flip and a select per batch
         self.mirrored = torch.cat([self.images, self.images.flip(3)]) \
-            if self.augment is not None and self.augment.hflip and not self.augment.crop_pad else None
+            if self.augment is not None and self.augment.hflip and not self.augment.crop_pad and rows is None else None
 
     def __len__(self) -> int:
         n = len(self.labels)
@@ -198,7 +203,7 @@ class TensorLoader:
         return crops, flips
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = self.order().to(self.device)
+        order = self.order() if self.rows is not None else self.order().to(self.device)
         spans = self.batch_spans()
         crops, flips = self.epoch_draws(spans) if self.augment is not None else ([None] * len(spans),) * 2
         for (start, _, lo, hi), offsets, mask in zip(spans, crops, flips, strict=True):
@@ -206,12 +211,13 @@ class TensorLoader:
             if self.mirrored is not None:
                 x = self.mirrored.index_select(0, idx + mask * len(self.images))
             else:
-                x = self.images.index_select(0, idx)
+                x = self.images.index_select(0, idx) if self.rows is None else \
+                    self.images.index_select(0, self.rows[idx]).to(self.device, non_blocking=True)
                 if offsets is not None:
                     x = shift_crop(x, self.augment.crop_pad, offsets)
                 if mask is not None:
                     x = flip_where(x, mask)
-            yield self.convert(x), self.labels.index_select(0, idx)
+            yield self.convert(x), self.labels.index_select(0, idx if self.rows is None else idx.to(self.device))
 
 
 class DataLoaderAdapter:

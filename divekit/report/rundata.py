@@ -71,12 +71,17 @@ def _fold_number(p: Path) -> tuple[int, str]:
 
 @dataclass
 class Predictions:
-    """Test-set predictions in stored order: ``labels``/``predicted`` int64 [N], images uint8 [N, C, H, W]."""
+    """Test-set predictions in stored order: ``labels``/``predicted`` int64 [N], images uint8 [N, C, H, W];
+    optionally each example's ``losses`` (float [N], ``-log p(true class)``: the misclassified are shown most
+    confidently wrong first), file ``names``, and the ``split`` they are of (``test`` or ``valid``)."""
 
     labels: Any
     predicted: Any
     images: Any
     classes: tuple[str, ...]
+    losses: Any = None
+    names: Any = None
+    split: str = "test"
 
     @property
     def accuracy(self) -> float:

@@ -91,17 +91,26 @@ def per_class(pred: Predictions) -> str:
 
 
 def mistakes(pred: Predictions, limit: int = MAX_MISTAKES) -> str:
-    """A grid of the first ``limit`` misclassified test images (stored order), captioned true → predicted."""
-    wrong = (pred.labels != pred.predicted).nonzero().flatten().tolist()
-    if not wrong:
-        return h.para("No test image was misclassified.")
+    """A grid of ``limit`` misclassified images captioned true → predicted: the most confidently wrong first
+    (highest loss, as fastai's top losses) when the losses are known, else in stored order; with file names
+    when the images have them."""
+    split = "validation" if pred.split == "valid" else "test"
+    wrong = (pred.labels != pred.predicted).nonzero().flatten()
+    if not len(wrong):
+        return h.para(f"No {split} image was misclassified.")
+    by_loss = pred.losses is not None
+    if by_loss:
+        wrong = wrong[pred.losses[wrong].argsort(descending=True, stable=True)]
     figures = []
-    for i in wrong[:limit]:
+    for i in wrong[:limit].tolist():
         true, guess = pred.classes[int(pred.labels[i])], pred.classes[int(pred.predicted[i])]
-        figures.append(f"<figure>{h.img(tile_png(pred.images[i]), f'test image {i}')}<figcaption>#{i}<br>"
-                       f"true <b class=\"good\">{h.esc(true)}</b><br>pred <b class=\"bad\">{h.esc(guess)}</b>"
+        name = f"<br>{h.esc(str(pred.names[i]))}" if pred.names is not None else ""
+        loss = f"<br>loss {float(pred.losses[i]):.2f}" if by_loss else ""
+        figures.append(f"<figure>{h.img(tile_png(pred.images[i]), f'{split} image {i}')}<figcaption>#{i}{name}<br>"
+                       f"true <b class=\"good\">{h.esc(true)}</b><br>pred <b class=\"bad\">{h.esc(guess)}</b>{loss}"
                        "</figcaption></figure>")
-    note = f"{len(wrong)} of {len(pred.labels)} test images misclassified; the first {len(figures)} in test order:"
+    order = "most confidently wrong first (highest loss)" if by_loss else f"in {split} order"
+    note = (f"{len(wrong)} of {len(pred.labels)} {split} images misclassified; {len(figures)} shown, {order}:")
     return h.para(note) + f'<div class="grid">{"".join(figures)}</div>'
 
 
@@ -126,14 +135,15 @@ def confusion_table(matrix, classes: tuple[str, ...] | list[str]) -> str:
 
 
 def prediction_sections(pred: Predictions, recorded: Any) -> list[str]:
-    check = f"recomputed test accuracy {h.fmt(pred.accuracy)}"
+    split = "validation" if pred.split == "valid" else "test"
+    check = f"recomputed {split} accuracy {h.fmt(pred.accuracy)}"
     if isinstance(recorded, (int, float)):
         check += f" (recorded at the end of training: {h.fmt(recorded)})"
-    return [h.section("Confusion matrix (test set)", h.para(check),
+    return [h.section(f"Confusion matrix ({split} set)", h.para(check),
                       confusion_table(pred.confusion().numpy(), pred.classes),
                       anchor="confusion"),
             h.section("Per-class accuracy", per_class(pred), anchor="per-class"),
-            h.section("Misclassified test images", mistakes(pred), anchor="mistakes")]
+            h.section(f"Misclassified {split} images", mistakes(pred), anchor="mistakes")]
 
 
 def curve_sections(run: RunData, curves: bytes | None = None) -> list[str]:
@@ -171,7 +181,7 @@ def build_report(run: RunData, predictions: Predictions | None = None, curves: b
                                   anchor="folds"))
     sections += curve_sections(run, curves)
     if predictions is not None:
-        sections += prediction_sections(predictions, final.get("test_acc"))
+        sections += prediction_sections(predictions, final.get(f"{predictions.split}_acc"))
     if timing(run):
         sections.append(h.section("Timing", h.key_values(timing(run)), anchor="timing"))
     sections.append(h.section("Configuration", h.key_values(run.config), anchor="config"))

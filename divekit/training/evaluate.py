@@ -42,13 +42,15 @@ def tta_probabilities(model: torch.nn.Module, x: torch.Tensor, flip: bool = Fals
 def evaluate(model: torch.nn.Module, loader: Iterable, device: torch.device | None = None,
              dtype: torch.dtype | None = None, tta_flip: bool = False, task: str = "classification",
              loss_fn: Callable | None = None, over_ranks: bool = False,
-             predictions: list[torch.Tensor] | None = None, tta_shift: int = 0) -> dict[str, float]:
+             predictions: list[torch.Tensor] | None = None, tta_shift: int = 0,
+             losses: list[torch.Tensor] | None = None) -> dict[str, float]:
     """Mean loss (and accuracy for classification) of ``model`` over ``loader``, in eval mode.
 
     ``tta_flip`` averages the softmax of each image and its mirror image (test-time augmentation);
     ``tta_shift`` adds those views moved by that many pixels (``tta_probabilities``), the uncovered edge
     filled with the loader's ``pad_value`` (a black pixel, normalised) if it has one.
-    ``predictions``: a list that receives the predicted class of each batch's examples, in loader order.
+    ``predictions``: a list that receives the predicted class of each batch's examples, in loader order;
+    ``losses``: one that receives their cross-entropy, ``-log p(true class)`` (classification).
     ``over_ranks``: each process of a data-parallel run evaluated its own shard; the sums are added over
     all processes (every rank must call it), so all ranks return the metrics of the whole set.
     The model's train/eval mode is restored afterwards.
@@ -73,6 +75,8 @@ def evaluate(model: torch.nn.Module, loader: Iterable, device: torch.device | No
             correct += (predicted == y).sum()
             if predictions is not None:
                 predictions.append(predicted)
+            if losses is not None:
+                losses.append(F.nll_loss(out if tta else out.log_softmax(1), y, reduction="none"))
         loss_sum += loss.double() * len(y)
         n += len(y)
     model.train(was_training)

@@ -167,11 +167,13 @@ def fit(model: torch.nn.Module, train_loader: Any, config: TrainConfig | None = 
         for split, loader in (("valid", valid_loader), ("test", test_loader if test_now else None)):
             if loader is not None:
                 kept: list[torch.Tensor] | None = [] if split == "test" and last else None
+                lost: list[torch.Tensor] | None = [] if kept is not None else None
                 metrics = evaluate(model, loader, device, dtype, config.tta_flip and task == "classification",
                                    task, loss_fn if task == "regression" else None, over_ranks=ddp, predictions=kept,
-                                   tta_shift=config.tta_shift)
+                                   tta_shift=config.tta_shift, losses=lost)
                 if kept:  # the final test predictions, for the report (no second pass over the test set)
                     state.test_predictions = torch.cat(kept).cpu()
+                    state.test_losses = torch.cat(lost).float().cpu()
                 row.update({f"{split}_{k}": v for k, v in metrics.items()})
         row["lr"] = state.lr
         state.history.append(row)

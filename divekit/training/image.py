@@ -71,7 +71,7 @@ def eval_loader(ds: ImageDataset, config: TrainConfig, device: torch.device, cha
     """Batches of ``ds`` in its stored order (never shuffled), as evaluation and prediction need."""
     resize = (config.resize, config.resize) if config.resize else None
     return TensorLoader(ds.images, ds.labels, config.eval_batch_size, shuffle=False, mean=ds.mean, std=ds.std,
-                        device=device, channels_last=channels_last, resize=resize)
+                        device=device, channels_last=channels_last, resize=resize, rows=ds.rows)
 
 
 def _shard(ds: ImageDataset) -> ImageDataset:
@@ -84,17 +84,18 @@ def _shard(ds: ImageDataset) -> ImageDataset:
     return ds.subset(torch.arange(start, stop))
 
 
-def loaders(config: TrainConfig, train_set: ImageDataset, valid_set: ImageDataset | None, test_set: ImageDataset,
-            device: torch.device, channels_last: bool) -> Loaders:
+def loaders(config: TrainConfig, train_set: ImageDataset, valid_set: ImageDataset | None,
+            test_set: ImageDataset | None, device: torch.device, channels_last: bool) -> Loaders:
     """The training loader (in a data-parallel run, this process's shard of every batch) and the ordered
-    evaluation loaders."""
+    evaluation loaders (None for a split the data does not have)."""
     resize = (config.resize, config.resize) if config.resize else None
     train = TensorLoader(train_set.images, train_set.labels, config.batch_size, shuffle=True, seed=config.seed,
                          mean=train_set.mean, std=train_set.std, device=device, channels_last=channels_last,
                          augment=Augment(config.augment_crop, config.augment_flip), resize=resize,
-                         rank=distributed.rank(), world=distributed.world_size())
+                         rank=distributed.rank(), world=distributed.world_size(), rows=train_set.rows)
     valid = eval_loader(_shard(valid_set), config, device, channels_last) if valid_set is not None else None
-    return Loaders(train, valid, eval_loader(_shard(test_set), config, device, channels_last))
+    test = eval_loader(_shard(test_set), config, device, channels_last) if test_set is not None else None
+    return Loaders(train, valid, test)
 
 
 def prepare(config: TrainConfig, examples: Examples, train_idx: torch.Tensor | None,
@@ -109,20 +110,24 @@ def prepare(config: TrainConfig, examples: Examples, train_idx: torch.Tensor | N
             "kind": "image", "dataset": train_set.name, "data_source": train_set.source,
             "train_examples": len(train_set), "test_examples": len(test_set)}
 
-    def predictions(state: State) -> Predictions | None:
-        """The last epoch's test predictions (the report need not run the model over the test set again)."""
-        predicted = state.test_predictions
-        if predicted is None or distributed.world_size() > 1 or len(predicted) != len(test_set):
-            return None
-        return Predictions(test_set.labels.clone(), predicted, test_set.images, tuple(test_set.classes))
-
     return Prepared(model, loaders(config, train_set, valid_set, test_set, device, channels_last), meta,
-                    len(train_set), predictions=predictions)
+                    len(train_set), predictions=lambda state: final_predictions(state, test_set))
+
+
+def final_predictions(state: State, test_set: ImageDataset | None) -> Predictions | None:
+    """The last epoch's test predictions and losses (the report need not run the model over the test set
+    again)."""
+    predicted = state.test_predictions
+    if test_set is None or predicted is None or distributed.world_size() > 1 or len(predicted) != len(test_set):
+        return None
+    return Predictions(test_set.labels.clone(), predicted, test_set.pixels, tuple(test_set.classes),
+                       state.test_losses, test_set.names)
 
 
 @dataclass
 class FinishedImages:
-    """A finished image run: its model with the saved weights, and its test set in stored order."""
+    """A finished image run: its model with the saved weights, and its test set in stored order (a folder run
+    without a test split: its validation split)."""
 
     model: torch.nn.Module
     config: TrainConfig
@@ -141,29 +146,68 @@ class FinishedImages:
     def evaluate(self) -> dict[str, Any]:
         c = self.config
         metrics = evaluate(self.model, self.loader, None, self.dtype, c.tta_flip, c.task, tta_shift=c.tta_shift)
-        return {"split": "test", "examples": len(self.test_set), **metrics}
+        return {"split": self.test_set.split, "examples": len(self.test_set), **metrics}
 
-    def probabilities(self) -> torch.Tensor:
+    def probabilities(self, loader: TensorLoader | None = None) -> torch.Tensor:
         c = self.config
-        return predict_probabilities(self.model, self.loader, None, self.dtype, c.tta_flip, c.tta_shift)
+        return predict_probabilities(self.model, loader or self.loader, None, self.dtype, c.tta_flip, c.tta_shift)
 
     def predict(self, inputs: Any = None) -> PredictionTable:
-        """One row per test image, in the dataset's stored order."""
-        from divekit.errors import ConfigError
-
+        """One row per test image, in the dataset's stored order; or per image file of ``inputs`` (a file or a
+        folder, searched recursively), decoded and normalised exactly as the run's own images."""
         if inputs is not None:
-            raise ConfigError("image runs predict on their own test set (no other inputs yet)")
-        conf, pred = self.probabilities().max(1)
+            return self.predict_files(inputs)
+        probs = self.probabilities()
+        conf, pred = probs.max(1)
         classes, labels = self.classes, self.test_set.labels.tolist()
+        acc = (pred == self.test_set.labels).float().mean().item() if len(pred) else float("nan")
+        if self.test_set.names is not None:  # a folder run: its files, named
+            return prediction_table(probs, classes, list(self.test_set.names), [classes[t] for t in labels],
+                                    f"{self.test_set.split} accuracy {acc:.4f}")
         rows = [[i, p, classes[p], f"{c:.6f}", t]
                 for i, (p, c, t) in enumerate(zip(pred.tolist(), conf.tolist(), labels, strict=True))]
-        acc = (pred == self.test_set.labels).float().mean().item() if len(pred) else float("nan")
         return PredictionTable(["index", "label", "class", "probability", "true_label"], rows,
                                f"accuracy {acc:.4f}")
 
+    def predict_files(self, inputs: str | Path) -> PredictionTable:
+        from divekit.data.decode import decode_files
+        from divekit.data.folders import input_files
+
+        names, paths = input_files(inputs)
+        c, h, w = self.test_set.shape
+        pixels = torch.from_numpy(decode_files(paths, (h, w), c))
+        ds = ImageDataset(pixels, torch.zeros(len(pixels), dtype=torch.int64), self.test_set.classes, "inputs",
+                          "inputs", self.test_set.mean, self.test_set.std)
+        loader = eval_loader(ds, self.config, self.loader.device, self.loader.channels_last)
+        return prediction_table(self.probabilities(loader), self.classes, names, None,
+                                f"{len(names)} image{'s' if len(names) != 1 else ''} of {inputs}")
+
     def report_predictions(self) -> Predictions:
-        predicted = self.probabilities().argmax(1)
-        return Predictions(self.test_set.labels.clone(), predicted, self.test_set.images, tuple(self.classes))
+        probs = self.probabilities()
+        labels = self.test_set.labels
+        losses = -probs.gather(1, labels[:, None]).squeeze(1).clamp_min(1e-12).log()
+        return Predictions(labels.clone(), probs.argmax(1), self.test_set.pixels, tuple(self.classes), losses,
+                           self.test_set.names, self.test_set.split)
+
+
+TOP_K = 5
+
+
+def prediction_table(probs: torch.Tensor, classes: list[str], inputs: list[str], truth: list[str] | None,
+                     note: str = "") -> PredictionTable:
+    """``input, class, probability``, the next ``TOP_K - 1`` classes with their probabilities, and the true
+    class when known: one row per input."""
+    k = min(TOP_K, len(classes))
+    top_p, top_i = probs.topk(k, 1)
+    header = ["input", "class", "probability", *[f"{col}_{j}" for j in range(2, k + 1)
+                                                  for col in ("class", "probability")]]
+    rows = []
+    for n, (ps, cs) in enumerate(zip(top_p.tolist(), top_i.tolist(), strict=True)):
+        row: list[Any] = [inputs[n]]
+        for p, ci in zip(ps, cs, strict=True):
+            row += [classes[ci], f"{p:.6f}"]
+        rows.append(row + ([truth[n]] if truth is not None else []))
+    return PredictionTable(header + (["true_class"] if truth is not None else []), rows, note)
 
 
 def open_run(run_dir: Path, config: TrainConfig, meta: dict[str, Any], device: str = "auto",

@@ -67,7 +67,7 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 # the recipe a kind of data starts from: image data by whether --model was given, text data by its model
 DEFAULTS = {("image", False): "fast", ("image", True): "plain", ("tabular", False): "house-prices",
-            ("tabular", True): "house-prices"}
+            ("tabular", True): "house-prices", ("image-folder", False): "fast", ("image-folder", True): "plain"}
 
 
 def default_recipe(kind: str, model: str | None) -> str:

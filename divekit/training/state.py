@@ -125,6 +125,8 @@ class State:
     loaders: Loaders | None = None
     # set by fit after the last epoch: the predicted class of every test example, in the test set's order
     test_predictions: torch.Tensor | None = None
+    # set with it: each test example's loss, -log p(true class), for the report's most confidently wrong first
+    test_losses: torch.Tensor | None = None
     # set by the live plot when it drew the last epoch: (epochs drawn, PNG), which becomes curves.png
     curves_png: tuple[int, bytes] | None = None
     # set by EarlyStopping at the end of training: monitor, best epoch and value, stopped epoch, restored

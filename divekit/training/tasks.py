@@ -32,15 +32,21 @@ if TYPE_CHECKING:
 
 # kind -> the module implementing the task (imported only when used, so the CLI stays torch-free)
 TASKS: dict[str, str] = {"image": "divekit.training.image", "tabular": "divekit.training.tabular",
-                         "text": "divekit.training.text"}
+                         "text": "divekit.training.text", "image-folder": "divekit.training.folder"}
 # dataset name -> kind, for names that are not image datasets
 DATASET_KINDS: dict[str, str] = {"house-prices": "tabular", "imdb": "text"}
 
 
 def kind_of(dataset: str) -> str:
-    """The kind of a dataset name or path: a ``.csv`` is tabular; known names as registered; else images."""
+    """The kind of a dataset name or path: a ``.csv`` is tabular; known names as registered; a folder of class
+    folders of image files is an image folder; else images (IDX)."""
     if dataset.endswith(".csv"):
         return "tabular"
+    if dataset not in DATASET_KINDS:
+        from divekit.data.folders import is_image_folder
+
+        if is_image_folder(dataset):
+            return "image-folder"
     return DATASET_KINDS.get(dataset, "image")
 
 
