@@ -3,7 +3,7 @@ good rate off the loss.
 
     rate_i = start · (end / start)^(i / (steps - 1))        e.g. 1e-7 → 10 over 100 steps
     the sweep stops once the loss's moving average exceeds ``diverge`` × its minimum (or a loss is not finite)
-    the loss smoothed forwards and backwards (no lag) against log10(rate)
+    the loss smoothed by a centred running median and mean (no lag, no spikes) against log10(rate)
     the final descent: walking back from the loss's minimum, the rates over which it made the middle half of its
     fall from the starting level; that is the usable range, and its steepest point the suggestion
 
@@ -68,19 +68,15 @@ def exp_rates(start: float, end: float, steps: int) -> list[float]:
     return [start * (end / start) ** (i / (steps - 1)) for i in range(steps)]
 
 
-def moving_average(values: list[float], beta: float = 0.9) -> list[float]:
-    """Exponential moving average with bias correction (the first values are not pulled towards 0)."""
-    avg, out = 0.0, []
-    for i, value in enumerate(values, start=1):
-        avg = beta * avg + (1 - beta) * value
-        out.append(avg / (1 - beta**i))
-    return out
-
-
-def smooth(losses: list[float], beta: float = 0.9) -> list[float]:
-    """The moving average run forwards and then backwards: no lag, where a one-way average trails the loss by
-    about ``beta / (1 - beta)`` steps and so moves every feature of the curve to higher rates."""
-    return moving_average(moving_average(losses, beta)[::-1], beta)[::-1]
+def smooth(losses: list[float], width: float = 0.04) -> list[float]:
+    """A centred running median, then a centred running mean, each over ``width`` of the sweep (at least 5
+    steps): the median removes single-step spikes and the mean the noise, and being centred neither moves the
+    curve to higher rates, as a one-way moving average does (it trails the loss by its window)."""
+    values = np.asarray(losses, dtype=np.float64)
+    half = max(int(width * len(values) / 2), 2)
+    windows = [slice(max(i - half, 0), i + half + 1) for i in range(len(values))]
+    medians = np.array([np.median(values[w]) for w in windows])
+    return [float(np.mean(medians[w])) for w in windows]
 
 
 def descent(smoothed: list[float], low: float = 0.25, high: float = 0.75) -> tuple[int, int, int]:
@@ -88,9 +84,10 @@ def descent(smoothed: list[float], low: float = 0.25, high: float = 0.75) -> tup
     points where the loss had made ``low`` and ``high`` of its fall from the starting level (the median of the
     first tenth, so that a spike there cannot set it) to the minimum."""
     minimum = int(np.argmin(smoothed))
-    level = float(np.median(smoothed[:max(int(SKIP_START * len(smoothed)), 1)]))
+    start = max(int(SKIP_START * len(smoothed)), 1)
+    level = float(np.median(smoothed[:start]))
     drop = level - smoothed[minimum]
-    if not drop > 0:
+    if minimum < start or not drop > 0:
         raise ConfigError("lr-find: the loss never fell below its starting level, so no rate can be read off it; "
                           "sweep to higher rates (--end-lr) or over more steps (--steps)")
 
@@ -108,13 +105,12 @@ def log_slopes(lrs: list[float], values: list[float]) -> np.ndarray:
     return np.gradient(np.asarray(values, dtype=np.float64), np.log10(np.asarray(lrs, dtype=np.float64)))
 
 
-def analyse(lrs: list[float], losses: list[float], diverged_at: float | None = None,
-            beta: float = 0.9) -> LRFindResult:
+def analyse(lrs: list[float], losses: list[float], diverged_at: float | None = None) -> LRFindResult:
     """Read the suggestion, usable range and landmarks off a sweep's rates and losses."""
     if len(lrs) < 5:
         raise ConfigError(f"lr-find: the loss diverged after {len(lrs)} steps, too few to read a rate from; "
                           f"start the sweep lower (--start-lr)")
-    smoothed = smooth(losses, beta)
+    smoothed = smooth(losses)
     start, end, minimum = descent(smoothed)
     slopes = log_slopes(lrs, smoothed)
     suggestion = start + int(np.argmin(slopes[start:end + 1]))
