@@ -7,7 +7,8 @@
 - a package imports only packages of its own layer or below (``LAYERS``); the from-scratch lessons
   (``divekit.scratch``) and the optimization lab (``divekit.optlab``) stand alone.
 
-Imports inside ``if TYPE_CHECKING:`` are left out: they never run.
+Imports inside ``if TYPE_CHECKING:`` are left out: they never run. ``from package import submodule`` counts as
+importing the submodule (the package's ``__init__`` is at most being initialised already).
 """
 
 from __future__ import annotations
@@ -62,8 +63,10 @@ def imports_of(name: str) -> set[str]:
         if node.level:  # relative: resolve against this module's package
             package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
             base = ".".join(package[:len(package) - node.level + 1] + ([base] if base else []))
-        found.add(base)
-        found.update(f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in MODULES)
+        submodules = {f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in MODULES}
+        found.update(submodules)
+        if len(submodules) < len(node.names):  # a name defined in the package itself, not only its submodules
+            found.add(base)
     return {m for m in found if m in MODULES and m != name}
 
 
