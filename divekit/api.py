@@ -35,7 +35,8 @@ def config(recipe: str | None = None, **settings: Any) -> TrainConfig:
     if recipe is not None and recipe not in RECIPES:
         raise ConfigError(f"--recipe {recipe}: unknown recipe; choose one of {', '.join(RECIPES)}")
     data = settings.get("data") or (RECIPES[recipe]["data"] if recipe else RECIPES["fast"]["data"])
-    return recipe_config(recipe or default_recipe(kind_of(data), settings.get("model")), settings)
+    kind = kind_of(data, settings.get("data_options"))
+    return recipe_config(recipe or default_recipe(kind, settings.get("model")), settings)
 
 
 def _config(cfg: TrainConfig | dict | None, recipe: str | None, settings: dict[str, Any]) -> TrainConfig:
@@ -92,8 +93,9 @@ def _train(cfg: TrainConfig, options: dict[str, Any], callbacks: list[Any], ddp:
     if not ddp:
         return Run(train_run(None if resumed else cfg, callbacks=callbacks, **options)[0])
     world = distributed.launch_world()
-    if kind_of(cfg.data) != "image":
-        raise ConfigError(f"--ddp: supported for image data only so far, not {kind_of(cfg.data)} data")
+    if kind_of(cfg.data, cfg.data_options) != "image":
+        raise ConfigError(f"--ddp: supported for image data only so far, not {kind_of(cfg.data, cfg.data_options)} "
+                          f"data")
     if cfg.freeze_epochs:  # DDP's gradient exchange is set up for the parameters that train at its start
         raise ConfigError("--freeze-epochs is not supported with --ddp; fine-tune with --init alone, or in one process")
     if options.get("checkpoint_every"):
@@ -116,7 +118,7 @@ def _prefetch(cfg: TrainConfig) -> None:
     from divekit.data.registry import locate
     from divekit.errors import DivekitError
 
-    if kind_of(cfg.data) != "image":
+    if kind_of(cfg.data, cfg.data_options) != "image":
         return
     try:
         _, files = locate(cfg.data, cfg.data_dir, download=False)
@@ -207,7 +209,7 @@ class Run:
         meta = raw.get("meta") if isinstance(raw, dict) else None
         if isinstance(meta, dict) and meta.get("kind") == "kfold":
             return "kfold"
-        return kind_of(self.config.data)
+        return kind_of(self.config.data, self.config.data_options)
 
     @cached_property
     def summary(self) -> dict[str, Any]:

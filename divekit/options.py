@@ -122,7 +122,6 @@ RANGES: dict[str, Range] = {
     "checkpoint_every": int_in(0, 1_000_000_000),
     "freeze_epochs": int_in(0, 10_000),
     "finetune_lr_ratio": float_in(0, 1, low_open=True),  # the first layer's rate over the head's when fine-tuning
-    "top_k": int_in(1, 100_000),
     # models
     "width": float_in(0, 16, low_open=True),
     "hidden": int_in(1, 65_536),

@@ -78,7 +78,7 @@ def test_eval_and_predict_on_a_text_run(data, tmp_path, capsys):
     assert run.evaluate()["acc"] == run.final["test_acc"]  # the same number as at the end of training
     assert main(["predict", str(run.path), "--text", "great and wonderful", "--out", str(tmp_path / "p.csv")]) == 0
     rows = (tmp_path / "p.csv").read_text().splitlines()
-    assert rows[0] == "index,label,class,probability,text" and rows[1].split(",")[2] in ("neg", "pos")
+    assert rows[0] == "input,class,probability,class_2,probability_2" and rows[1].split(",")[1] in ("neg", "pos")
 
 
 def test_eval_and_predict_on_an_image_run(tmp_path, capsys):

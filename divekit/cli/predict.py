@@ -16,6 +16,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--text", action="append", help="text to classify with a text run (repeatable); printed, "
                                                    "one line each, unless --out is given")
+    p.add_argument("--text-file", help="texts to classify with a text run: one per line, or a CSV's --text-column; "
+                                       "written to --out (default: RUN/predictions.csv)")
+    p.add_argument("--text-column", help="the column of a --text-file CSV that holds the texts (default: the "
+                                         "run's own text column, if it was trained on a CSV)")
     p.add_argument("--test-csv", help="CSV to predict on with a tabular run (default: the test file it was trained "
                                       "with, if any)")
 
@@ -25,15 +29,22 @@ def run(args: argparse.Namespace) -> int:
     from divekit.errors import ConfigError
 
     run = api.load_run(args.run, args.runs_dir)
-    for flag, value, fits in (("--text", args.text, "text"), ("--test-csv", args.test_csv, "tabular")):
+    for flag, value, fits in (("--text", args.text, "text"), ("--text-file", args.text_file, "text"),
+                              ("--test-csv", args.test_csv, "tabular")):
         if value and run.kind != fits:
             raise ConfigError(f"{flag} is for {fits} runs; {args.run} is a {run.kind} run")
     if args.images and run.kind not in ("image", "image-folder"):
         raise ConfigError(f"{args.images}: image files are predicted on by image runs; {args.run} is a {run.kind} "
                           f"run")
-    inputs = args.images or args.text or args.test_csv
-    if args.text and not args.out:  # a few texts: answered on the terminal
-        for _, _, name, probability, text in run.predict(args.text, args.data_dir, args.device).rows:
+    texts = args.text
+    if args.text_file:
+        from divekit.data.textfiles import read_texts
+
+        column = args.text_column or run.config.data_options.get("text_column")
+        texts = [*(texts or []), *read_texts(args.text_file, column)]
+    inputs = args.images or texts or args.test_csv
+    if args.text and not args.text_file and not args.out:  # a few texts: answered on the terminal
+        for text, name, probability, *_ in run.predict(args.text, args.data_dir, args.device).rows:
             print(f"{name}\t{probability}\t{text}")
         return 0
     out, table = run.write_predictions(args.out, inputs, args.data_dir, args.device)

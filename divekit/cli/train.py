@@ -14,6 +14,7 @@ CONFIG_KEYS = ("data", "data_dir", "valid_fraction", "resize", "augment_crop", "
                "warmup", "step_size", "gamma", "label_smoothing", "clip_grad", "precision", "fast_paths", "device",
                "threads", "seed", "test_every", "init", "freeze_epochs", "finetune_lr_ratio")
 TABULAR_FLAGS = ("target", "id_column", "test_csv", "target_transform")
+TEXT_FLAGS = ("text_column", "label_column")
 FOLDER_FLAGS = ("image_size", "skip_bad")
 
 
@@ -57,10 +58,15 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("tabular data (CSV)")
     g.add_argument("--target", help="column to predict (default: SalePrice for house-prices, else the last column)")
     g.add_argument("--id-column", help="an identifier column, kept out of the features (house-prices: Id)")
-    g.add_argument("--test-csv", help="test CSV for a .csv dataset, read by 'divekit predict'")
+    g.add_argument("--test-csv", help="test CSV for a .csv dataset (tabular: read by 'divekit predict'; text: "
+                                      "evaluated after training)")
     g.add_argument("--target-transform", choices=("none", "log", "standard", "log-standard"),
                    help="what the model learns: the target itself (none, the book's MSE on prices), its log, "
                         "or either standardised with training-row statistics (default: none)")
+    g = p.add_argument_group("text data (CSV, or a folder of .txt files per class)")
+    g.add_argument("--text-column", help="the CSV column holding the texts: makes --data FILE.csv text data")
+    g.add_argument("--label-column", help="the CSV column holding each text's class (default: the other column "
+                                          "of a two-column file)")
 
 
 def add_optimisation_arguments(p: argparse.ArgumentParser) -> None:
@@ -162,12 +168,17 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
     model = {k: v for k, v in (("width", args.width), ("hidden", tuple(args.hidden or ()) or None),
                                ("dropout", args.dropout)) if v is not None}
     tabular = {k: v for k, v in (("target", args.target), ("id_column", args.id_column),
-                                 ("test", absolute_path(args.test_csv) if args.test_csv else None),
                                  ("target_transform", args.target_transform)) if v is not None}
-    kind = kind_of(settings.get("data") or "fashion-mnist")
+    text = {k: getattr(args, k) for k in TEXT_FLAGS if getattr(args, k, None) is not None}
+    data = settings.get("data") or "fashion-mnist"
+    kind = kind_of(data, text)
     if tabular and kind != "tabular":
-        raise ConfigError("--target, --id-column, --test-csv and --target-transform are for tabular (CSV) data, "
-                          f"not {kind} data")
+        raise ConfigError(f"--target, --id-column and --target-transform are for tabular (CSV) data, not {kind} data")
+    if text and kind != "text":
+        raise ConfigError(f"--text-column and --label-column are for texts in a CSV (--data FILE.csv), not {kind} data")
+    test = {"test": absolute_path(args.test_csv)} if args.test_csv else {}
+    if test and not data.endswith(".csv"):
+        raise ConfigError(f"--test-csv is for a .csv dataset, not {data}")
     if args.embedding and kind != "text":
         raise ConfigError(f"--embedding: for text data (--data imdb), not {kind} data")
     if model:
@@ -175,7 +186,7 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
     folder = {k: getattr(args, k) for k in FOLDER_FLAGS if getattr(args, k, None) is not None}
     if folder and kind != "image-folder":
         raise ConfigError(f"--image-size and --skip-bad are for image folders, not {kind} data")
-    data_options = {**tabular, **folder, **({"embedding": args.embedding} if args.embedding else {})}
+    data_options = {**tabular, **text, **test, **folder, **({"embedding": args.embedding} if args.embedding else {})}
     if data_options:
         settings["data_options"] = data_options
     return settings
@@ -275,7 +286,7 @@ def refuse_config_flags(args: argparse.Namespace) -> None:
     from divekit.errors import ConfigError
 
     given = [f"--{k.replace('_', '-')}" for k in (*CONFIG_KEYS, "width", "hidden", "dropout", "embedding", "recipe",
-                                                  "name", *TABULAR_FLAGS, *FOLDER_FLAGS)
+                                                  "name", *TABULAR_FLAGS, *TEXT_FLAGS, *FOLDER_FLAGS)
              if getattr(args, k, None) is not None]
     if given:
         raise ConfigError(f"--resume continues a run with its own config.json; drop {', '.join(given)}")

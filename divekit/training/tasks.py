@@ -37,14 +37,18 @@ TASKS: dict[str, str] = {"image": "divekit.training.image", "tabular": "divekit.
 DATASET_KINDS: dict[str, str] = {"house-prices": "tabular", "imdb": "text"}
 
 
-def kind_of(dataset: str) -> str:
-    """The kind of a dataset name or path: a ``.csv`` is tabular; known names as registered; a folder of class
-    folders of image files is an image folder; else images (IDX)."""
+def kind_of(dataset: str, data_options: dict[str, Any] | None = None) -> str:
+    """The kind of a dataset name or path: a ``.csv`` is text when ``data_options`` name its ``text_column``,
+    else tabular; known names as registered; a folder of class folders of ``.txt`` files is text, of image
+    files an image folder; else images (IDX)."""
     if dataset.endswith(".csv"):
-        return "tabular"
+        return "text" if (data_options or {}).get("text_column") else "tabular"
     if dataset not in DATASET_KINDS:
         from divekit.data.folders import is_image_folder
+        from divekit.data.textfiles import is_text_folder
 
+        if is_text_folder(dataset):
+            return "text"
         if is_image_folder(dataset):
             return "image-folder"
     return DATASET_KINDS.get(dataset, "image")

@@ -1,15 +1,18 @@
-"""The text-classification task (IMDb sentiment): archive → tokens → vocabulary → ids → model (+ GloVe).
+"""The text-classification task: texts → tokens → vocabulary → ids → model (+ GloVe).
 
-The run keeps ``vocab.json`` next to its weights, so ``divekit predict RUN --text "..."`` encodes new text
-exactly as the training text was. The vocabulary is built from the training reviews only (never the
-validation or test reviews).
+The texts are the IMDb archive (``--data imdb``), a CSV (``--data FILE.csv --text-column C --label-column L``,
+a test CSV with ``--test-csv``) or a folder of classes of ``.txt`` files (``divekit.data.textfiles``). The run
+keeps ``vocab.json`` next to its weights, so ``divekit predict RUN --text "..."`` encodes new text exactly as the
+training text was. The vocabulary is built from the training texts only (never the validation or test texts);
+a run fine-tuned from a text run (``--init``) keeps that run's vocabulary, which its embedding was trained on.
 
 ``data_options`` for text: ``max_len`` (tokens kept per review, 500 in the recipes as in the book),
 ``min_freq`` (a word enters the vocabulary when seen this often in the training reviews, 5 as in the book),
 ``level`` (``word`` or ``char``), ``lower``, ``punctuation`` (``split`` or ``drop``), ``embedding`` (pretrained
 vectors: ``glove-50d``, ``glove-100d`` or a file path; none by default), ``bucket`` (batch reviews of similar
-length). ``model_options`` go to the model builder, plus ``freeze`` (keep the pretrained vectors fixed;
-default: as the book, frozen for ``bilstm``, fine-tuned ``embedding`` next to a frozen copy for ``textcnn``).
+length), ``text_column``/``label_column``/``test`` (a CSV's columns, and its test CSV). ``model_options`` go
+to the model builder, plus ``freeze`` (keep the pretrained vectors fixed; default: as the book, frozen for
+``bilstm``, fine-tuned ``embedding`` next to a frozen copy for ``textcnn``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 
 import torch
 
-from divekit.errors import ConfigError
+from divekit.errors import ConfigError, DataError
 from divekit.models.registry import MODELS, build_model, list_models
 from divekit.training.config import TrainConfig
 from divekit.training.device import resolve_device
@@ -31,8 +34,8 @@ from divekit.training.state import Loaders, State
 from divekit.training.tasks import Examples, PredictionTable, Prepared, refuse_image_options
 
 TEXT_OPTIONS: dict[str, Any] = {"max_len": 500, "min_freq": 5, "level": "word", "lower": True,
-                                "punctuation": "split", "embedding": None, "bucket": True}
-CLASSES = ("neg", "pos")
+                                "punctuation": "split", "embedding": None, "bucket": True, "text_column": None,
+                                "label_column": None, "test": None}
 EVAL_BATCH = 256  # reviews per evaluation batch at most: 1000 × 500 tokens of activations is gigabytes
 
 
@@ -61,40 +64,52 @@ def check(config: TrainConfig) -> TrainConfig:
     return config
 
 
-def load(config: TrainConfig) -> Examples:
+def read_splits(config: TrainConfig, data_dir: str | None = None) -> dict[str, Any]:
+    """``{"train": TextDataset, "test": TextDataset or None}`` of ``config.data``: the IMDb archive, a CSV (and
+    its test CSV) or a folder of classes."""
     from divekit.data.imdb import load_imdb
+    from divekit.data.textfiles import read_text_csvs, read_text_folder
 
-    if config.data != "imdb":
-        raise ConfigError(f"--data {config.data}: the text pipeline reads imdb")
+    opts = options(config)
+    if config.data == "imdb":
+        return load_imdb(data_dir or config.data_dir)
+    if config.data.endswith(".csv"):
+        return read_text_csvs(config.data, opts["text_column"], opts["label_column"], opts["test"])
+    return read_text_folder(config.data)
+
+
+def load(config: TrainConfig) -> Examples:
     t0 = time.perf_counter()
-    splits = load_imdb(config.data_dir)
+    splits = read_splits(config)
     splits["read_seconds"] = round(time.perf_counter() - t0, 3)
-    return Examples("imdb", splits["train"].source, len(splits["train"]), torch.tensor(splits["train"].labels), splits)
+    train = splits["train"]
+    return Examples(train.name, train.source, len(train), torch.tensor(train.labels), splits)
 
 
 def _tokenizer(opts: dict[str, Any]) -> dict[str, Any]:
     return {k: opts[k] for k in ("level", "lower", "punctuation")}
 
 
-def build(config: TrainConfig, vocab_size: int, embed_size: int | None = None):
-    """The model of ``config`` for ``vocab_size`` words; ``(model, the builder's keyword arguments)``."""
+def build(config: TrainConfig, vocab_size: int, num_classes: int, embed_size: int | None = None):
+    """The model of ``config`` for ``vocab_size`` words and ``num_classes``; ``(model, the builder's keyword
+    arguments)``."""
     kwargs = {k: v for k, v in config.model_options.items() if k != "freeze"}
     if embed_size is not None:
         if kwargs.get("embed_size", embed_size) != embed_size:
             raise ConfigError(f"embed_size {kwargs['embed_size']} differs from the pretrained vectors' {embed_size}")
         kwargs["embed_size"] = embed_size
     kwargs["vocab_size"] = vocab_size
-    return build_model(config.model, (options(config)["max_len"],), len(CLASSES), **kwargs), kwargs
+    return build_model(config.model, (options(config)["max_len"],), num_classes, **kwargs), kwargs
 
 
-def _with_vectors(config: TrainConfig, vocab) -> tuple[torch.nn.Module, dict[str, Any], float | None]:
+def _with_vectors(config: TrainConfig, vocab, num_classes: int) -> tuple[torch.nn.Module, dict[str, Any], float | None]:
     """The model for ``vocab``, with the configured word vectors loaded into its embedding:
     ``(model, the builder's keyword arguments, the vectors' coverage of the vocabulary or None)``."""
     from divekit.data.glove import load_embedding
 
     name = options(config)["embedding"]
     vectors = load_embedding(name, config.data_dir) if name else None
-    model, kwargs = build(config, len(vocab), vectors.dim if vectors else None)
+    model, kwargs = build(config, len(vocab), num_classes, vectors.dim if vectors else None)
     if vectors is None:
         return model, kwargs, None
     weights, coverage = vectors.matrix_for(vocab.idx_to_token)
@@ -104,34 +119,49 @@ def _with_vectors(config: TrainConfig, vocab) -> tuple[torch.nn.Module, dict[str
     return model, kwargs, coverage
 
 
+def vocabulary(config: TrainConfig, texts: list[str]):
+    """``(vocabulary, ids of texts)``: learned from the training ``texts``, or, fine-tuning from a text run
+    (``--init RUN``), that run's own vocabulary, so that its embedding rows keep meaning the same words."""
+    from divekit.data.text import Vocab, encode_texts, fit_encode
+
+    opts = options(config)
+    saved = Path(config.init) / "vocab.json" if config.init else None
+    if saved is not None and saved.is_file():
+        vocab = Vocab.load(saved)
+        return vocab, encode_texts(texts, vocab, opts["max_len"], **_tokenizer(opts))
+    return fit_encode(texts, opts["max_len"], opts["min_freq"], **_tokenizer(opts))
+
+
 def prepare(config: TrainConfig, examples: Examples, train_idx: torch.Tensor | None,
             valid_idx: torch.Tensor | None, device: torch.device) -> Prepared:
-    from divekit.data.text import TokenLoader, encode_texts, fit_encode
+    from divekit.data.text import TokenLoader, encode_texts
 
     opts, splits = options(config), examples.data
-    texts, labels = splits["train"].texts, examples.labels
+    texts, labels, classes = splits["train"].texts, examples.labels, list(splits["train"].classes)
     train_idx = torch.arange(examples.n) if train_idx is None else train_idx
     t1, cpu = time.perf_counter(), time.process_time()
-    vocab, train_ids = fit_encode([texts[i] for i in train_idx.tolist()], opts["max_len"], opts["min_freq"],
-                                  **_tokenizer(opts))
-    test_ids = encode_texts(splits["test"].texts, vocab, opts["max_len"], **_tokenizer(opts))
+    vocab, train_ids = vocabulary(config, [texts[i] for i in train_idx.tolist()])
     eval_bs = min(config.eval_batch_size, EVAL_BATCH)
-    valid = None
-    if valid_idx is not None:
-        valid_ids = encode_texts([texts[i] for i in valid_idx.tolist()], vocab, opts["max_len"], **_tokenizer(opts))
-        valid = TokenLoader(valid_ids, labels[valid_idx], eval_bs, device=device, bucket=True)
+
+    def ordered(split_texts: list[str], split_labels: torch.Tensor) -> TokenLoader:
+        ids = encode_texts(split_texts, vocab, opts["max_len"], **_tokenizer(opts))
+        return TokenLoader(ids, split_labels, eval_bs, device=device, bucket=True)
+
+    test_set = splits["test"]
+    test = ordered(test_set.texts, torch.tensor(test_set.labels)) if test_set is not None else None
+    valid = ordered([texts[i] for i in valid_idx.tolist()], labels[valid_idx]) if valid_idx is not None else None
     timing = {"read_seconds": splits["read_seconds"], "tokenize_seconds": round(time.perf_counter() - t1, 3),
               "tokenize_cpu_seconds": round(time.process_time() - cpu, 3)}
-    model, build_kwargs, coverage = _with_vectors(config, vocab)
+    model, build_kwargs, coverage = _with_vectors(config, vocab, len(classes))
     model = model.to(device)
-    train_labels, test_labels = labels[train_idx], torch.tensor(splits["test"].labels)
+    train_labels = labels[train_idx]
     train = TokenLoader(train_ids, train_labels, config.batch_size, shuffle=True, seed=config.seed, device=device,
                         bucket=opts["bucket"])
-    test = TokenLoader(test_ids, test_labels, eval_bs, device=device, bucket=True)
-    meta = {"in_shape": [opts["max_len"]], "num_classes": len(CLASSES), "classes": list(CLASSES), "kind": "text",
+    meta = {"in_shape": [opts["max_len"]], "num_classes": len(classes), "classes": classes, "kind": "text",
             "dataset": config.data, "data_source": splits["train"].source, "vocab": "vocab.json",
             "vocab_size": len(vocab), "build_options": build_kwargs, "embedding": opts["embedding"],
-            "embedding_coverage": coverage, "train_examples": len(train_labels), "test_examples": len(test_labels),
+            "embedding_coverage": coverage, "train_examples": len(train_labels),
+            "test_examples": len(test_set) if test_set is not None else 0,
             "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad), **timing}
     tokens = int((train_ids != 0).sum())
 
@@ -143,7 +173,7 @@ def prepare(config: TrainConfig, examples: Examples, train_idx: torch.Tensor | N
 
 
 def classify(model: torch.nn.Module, vocab, texts: list[str], opts: dict[str, Any]) -> torch.Tensor:
-    """Class probabilities ``[len(texts), classes]`` for raw texts, encoded as in training."""
+    """Class probabilities ``[len(texts), classes]`` for raw texts, encoded as in training (``[0, 0]`` for none)."""
     from divekit.data.text import encode_texts
 
     ids = encode_texts(texts, vocab, opts["max_len"], opts["level"], opts["lower"], opts["punctuation"])
@@ -153,7 +183,7 @@ def classify(model: torch.nn.Module, vocab, texts: list[str], opts: dict[str, An
         for batch in ids.split(EVAL_BATCH):
             batch = batch[:, :max(int((batch != 0).sum(1).max()), 1)]  # the padding tail changes nothing
             probs.append(model(batch.to(device)).float().softmax(1).cpu())
-    return torch.cat(probs) if probs else torch.zeros(0, len(CLASSES))
+    return torch.cat(probs) if probs else torch.zeros(0, 0)  # no texts: no rows (callers know the classes)
 
 
 @dataclass
@@ -166,10 +196,16 @@ class FinishedText:
     vocab: Any
     data_dir: str | None
 
-    def _test(self):
-        from divekit.data.imdb import load_imdb
+    @property
+    def classes(self) -> list[str]:
+        return list(self.meta["classes"])
 
-        return load_imdb(self.data_dir or self.config.data_dir)["test"]
+    def _test(self):
+        test = read_splits(self.config, self.data_dir)["test"]
+        if test is None:
+            raise DataError(f"{self.config.data}: no test texts to evaluate or predict on (train with --test-csv "
+                            f"for a CSV, or give the folder a test/ part); predict on texts with --text or --text-file")
+        return test
 
     def evaluate(self) -> dict[str, Any]:
         from divekit.data.text import TokenLoader, encode_texts
@@ -182,17 +218,17 @@ class FinishedText:
         return {"split": "test", "examples": len(test), **evaluate(self.model, loader, device)}
 
     def predict(self, inputs: Any = None) -> PredictionTable:
-        """Label and probability per text of ``inputs`` (a list of strings); without inputs, every test
-        review in the dataset's order, with its true label."""
-        classes = self.meta.get("classes") or list(CLASSES)
+        """Per text of ``inputs`` (a list of strings): the class, its probability and the next likeliest classes;
+        without inputs, every test text in the dataset's order, with its true label."""
+        from divekit.training.image import prediction_table
+
+        classes, opts = self.classes, options(self.config)
         if inputs is not None:
-            texts = list(inputs)
-            probs = classify(self.model, self.vocab, texts, options(self.config))
-            rows = [[i, int(p.argmax()), classes[int(p.argmax())], f"{float(p.max()):.6f}", text]
-                    for i, (text, p) in enumerate(zip(texts, probs, strict=True))]
-            return PredictionTable(["index", "label", "class", "probability", "text"], rows)
+            texts = [str(t) for t in inputs]
+            probs = classify(self.model, self.vocab, texts, opts).reshape(len(texts), len(classes))
+            return prediction_table(probs, classes, texts, None, f"{len(texts)} text{'s' if len(texts) != 1 else ''}")
         test = self._test()
-        conf, pred = classify(self.model, self.vocab, test.texts, options(self.config)).max(1)
+        conf, pred = classify(self.model, self.vocab, test.texts, opts).max(1)
         rows = [[i, p, classes[p], f"{c:.6f}", t]
                 for i, (p, c, t) in enumerate(zip(pred.tolist(), conf.tolist(), test.labels, strict=True))]
         acc = (pred == torch.tensor(test.labels)).float().mean().item() if len(pred) else float("nan")
