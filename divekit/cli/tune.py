@@ -64,4 +64,4 @@ def run(args: argparse.Namespace) -> int:
                   workers=args.workers, sampler=args.sampler, pruner=args.pruner, metric=args.metric, k=args.k,
                   say=lambda line: print(line, flush=True), **settings_from_args(args))
     print("\n".join(result.lines()))
-    return 0 if result.complete or args.timeout else 1
+    return 0 if result.spent or args.timeout else 1

@@ -130,11 +130,16 @@ def budget_lock(folder: Path, storage: Any, name: str) -> Iterator[None]:
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
 
 
+def worker_id() -> str:
+    """``HOST-PID-RANDOM``: unique across machines and over time, and says where the worker ran."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
 class Lease:
     """This worker's life, as an ``flock`` held on ``STUDY/workers/ID.lock`` until the process ends."""
 
-    def __init__(self, folder: Path) -> None:
-        self.id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    def __init__(self, folder: Path, worker: str) -> None:
+        self.id = worker
         (folder / WORKERS).mkdir(parents=True, exist_ok=True)
         self._lock = FileLock(folder / WORKERS / f"{self.id}.lock")
         self._lock.acquire()

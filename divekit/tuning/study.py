@@ -57,9 +57,17 @@ class StudyResult:
     lost_workers: list[int] = field(default_factory=list)
 
     @property
+    def finished(self) -> int:
+        return self.counts.get("complete", 0) + self.counts.get("pruned", 0) + self.counts.get("error", 0)
+
+    @property
     def complete(self) -> bool:
-        return self.counts.get("complete", 0) + self.counts.get("pruned", 0) + self.counts.get("error", 0) \
-            >= self.trials
+        return self.finished >= self.trials
+
+    @property
+    def spent(self) -> bool:
+        """Every trial of the budget has finished or is running (in other workers or on other machines)."""
+        return self.finished + self.counts.get("running", 0) + self.counts.get("waiting", 0) >= self.trials
 
     def lines(self) -> list[str]:
         states = ", ".join(f"{n} {s}" for s, n in self.counts.items() if n)
@@ -72,8 +80,10 @@ class StudyResult:
         if self.lost_workers:
             out.append(f"{len(self.lost_workers)} worker process(es) ended early (exit {self.lost_workers}); their "
                        f"trials were failed and queued again")
-        if not self.complete:
+        if not self.spent:
             out.append("the budget is not spent: run the same command again to go on")
+        elif not self.complete:
+            out.append(f"{self.trials - self.finished} trial(s) still running in other workers finish the budget")
         if self.report:
             out.append(f"report: {self.report}")
         return out

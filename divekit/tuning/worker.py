@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,11 @@ from optuna.trial import TrialState
 from divekit.errors import DivekitError
 from divekit.tuning.objective import run_trial
 from divekit.tuning.spec import StudySpec, make_pruner, make_sampler
-from divekit.tuning.storage import Heartbeat, Lease, budget_lock, open_storage, reap
+from divekit.tuning.storage import Heartbeat, Lease, budget_lock, open_storage, reap, worker_id
 
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+WAIT = "wait"
+POLL = 2.0  # seconds between looks at a study whose last trials run elsewhere
 
 
 def counted(trials: list[Any]) -> int:
@@ -68,15 +71,16 @@ def progress_line(study: optuna.Study, trial: optuna.trial.FrozenTrial, spec: St
 
 
 def next_trial(study: optuna.Study, spec: StudySpec, storage: Any, worker: str,
-               say: Callable[[str], Any]) -> optuna.Trial | None:
-    """Under the budget lock: reap lost trials, then start the next trial (a queued one first), or None when
-    the budget is spent."""
+               say: Callable[[str], Any]) -> optuna.Trial | str | None:
+    """Under the budget lock: reap lost trials, then start the next trial (a queued one first). ``WAIT`` when
+    the budget is given out but trials still run elsewhere (their worker may be dead and not yet noticed, and
+    then its trial is run again here); None when every trial of the budget has finished."""
     with budget_lock(spec.path, storage, spec.name):
         for number in reap(study, spec.path, storage):
             say(f"trial {number} lost: its worker is gone; marked failed, its values queued once more")
         trials = study.get_trials(deepcopy=False)
         if not any(t.state == TrialState.WAITING for t in trials) and counted(trials) >= spec.trials:
-            return None
+            return WAIT if any(t.state == TrialState.RUNNING for t in trials) else None
         trial = study.ask()
         trial.set_user_attr("worker", worker)  # before the lock is released: a trial never runs unowned
         if getattr(storage, "engine", None) is not None:
@@ -85,20 +89,27 @@ def next_trial(study: optuna.Study, spec: StudySpec, storage: Any, worker: str,
 
 
 def work(spec: StudySpec, index: int = 0, say: Callable[[str], Any] = print) -> int:
-    """Run trials until the budget is spent or ``spec.timeout`` has passed; returns how many ran here."""
+    """Run trials until every trial of the budget has finished (waiting for the last ones running elsewhere) or
+    ``spec.timeout`` has passed; returns how many ran here."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # this loop beats the heartbeats itself (storage.Heartbeat), which Optuna only expects of Study.optimize
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
     study, storage = load(spec, index)
     base, params, runs = spec.config(), spec.space(), spec.path / "runs"
     if spec.threads:
         base = base.replace(threads=spec.threads)
     started = spec.extra.get("started", time.time())
-    lease = Lease(spec.path) if spec.storage is None else None
+    me = worker_id()
+    lease = Lease(spec.path, me) if spec.storage is None else None
     ran = 0
     try:
         while spec.timeout is None or time.time() - started < spec.timeout:
-            trial = next_trial(study, spec, storage, lease.id if lease else f"{index}", say)
+            trial = next_trial(study, spec, storage, me, say)
             if trial is None:
                 break
+            if trial == WAIT:
+                time.sleep(POLL)
+                continue
             with Heartbeat(storage, trial._trial_id):
                 finish(study, trial, base, params, spec, runs)
             ran += 1
