@@ -39,6 +39,7 @@ def test_two_workers_on_postgresql_exactly(postgres, tmp_path):
     assert len(done) == 5 and len({t.user_attrs["worker"] for t in done}) == 2
 
 
+@pytest.mark.slow
 def test_the_same_command_on_two_machines_joins_one_study(postgres, tmp_path):
     drop_study(postgres)
     machines = [tmp_path / "machine-a", tmp_path / "machine-b"]
