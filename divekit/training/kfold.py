@@ -68,7 +68,7 @@ def run_kfold(config: TrainConfig, k: int = 5, stratify: bool | None = None, pat
         callbacks: added to every fold's callbacks (``on_train_end`` sees each fold's final state).
     """
     t0 = time.perf_counter()
-    kind = kind_of(config.data)
+    kind = kind_of(config.data, config.data_options)
     task = task_for(kind)
     config = task.check(config)
     monitor = monitor or MONITORS.get(kind, "valid_loss")

@@ -142,7 +142,7 @@ def sweep(config: TrainConfig, start_lr: float = 1e-7, end_lr: float = 10.0, ste
     """Train a fresh model of ``config`` on its training rows at exponentially growing rates (its optimizer,
     momentum, weight decay, precision and clipping; not its schedule). Returns the rates and losses of the steps
     taken, and the rate at which the smoothed loss exceeded ``diverge`` × its minimum (None if it never did)."""
-    task = task_for(kind_of(config.data))
+    task = task_for(kind_of(config.data, config.data_options))
     config = task.check(config)
     set_threads(config.threads)
     seed_everything(config.seed)

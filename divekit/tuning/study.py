@@ -109,7 +109,7 @@ def make_spec(base: TrainConfig, params: Sequence[str], space: str | Path | None
     for value, allowed, flag in ((sampler, SAMPLERS, "--sampler"), (pruner, PRUNERS, "--pruner")):
         if value not in allowed:
             raise ConfigError(f"{flag} must be one of {', '.join(allowed)}, got {value!r}")
-    kind = kind_of(base.data)
+    kind = kind_of(base.data, base.data_options)
     k = k or (5 if kind == "tabular" else None)
     if k and base.valid_fraction:
         raise ConfigError("--valid-fraction does not apply with k-fold trials: each fold is the validation set")
