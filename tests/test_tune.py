@@ -163,3 +163,10 @@ def test_a_pruned_run_ends_after_the_epoch_it_was_pruned_at(tmp_path):
     assert (run.path / "model.safetensors").is_file()
     with pytest.raises(ConfigError, match="no such metric"):
         divekit.train(**MINI, runs_dir=tmp_path, callbacks=[Reporter(trial, "valid_f1")], valid_fraction=0.1)
+
+
+def test_a_search_whose_every_trial_fails_stops_with_the_error(tmp_path):
+    with pytest.raises(ConfigError, match="the first 3 trials all failed, the last with ConfigError: model mlp takes"):
+        tune(tmp_path, model="mlp", params=["width=0.5,1"], trials=10)
+    trials = study(tmp_path / "studies" / "s").trials
+    assert len(trials) == 3 and all(t.state.name == "FAIL" and "error" in t.user_attrs for t in trials)

@@ -188,6 +188,8 @@ def run_workers(spec: StudySpec, say: Callable[[str], Any]) -> list[int]:
         raise
     if 130 in codes:
         raise KeyboardInterrupt
+    if 2 in codes:  # the worker printed its error line
+        raise ConfigError("the search stopped on the error above; the study keeps every trial so far")
     return [c for c in codes if c != 0]
 
 

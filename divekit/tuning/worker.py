@@ -21,7 +21,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from divekit.errors import DivekitError
+from divekit.errors import ConfigError, DivekitError
 from divekit.tuning.objective import run_trial
 from divekit.tuning.spec import StudySpec, make_pruner, make_sampler
 from divekit.tuning.storage import Heartbeat, Lease, budget_lock, open_storage, reap, worker_id
@@ -114,10 +114,24 @@ def work(spec: StudySpec, index: int = 0, say: Callable[[str], Any] = print) -> 
                 finish(study, trial, base, params, spec, runs)
             ran += 1
             say(progress_line(study, study.trials[trial.number], spec, started))
+            refuse_hopeless(study)
     finally:
         if lease is not None:
             lease.end()
     return ran
+
+
+HOPELESS = 3  # trials failing by their own error, with none finished, that end the search
+
+
+def refuse_hopeless(study: optuna.Study) -> None:
+    """End a search whose every trial so far failed by its own error (a setting the model refuses, a space of
+    rates that all diverge): more trials would only fail the same way."""
+    trials = study.get_trials(deepcopy=False)
+    errors = [t.user_attrs["error"] for t in trials if "error" in t.user_attrs]
+    if len(errors) >= HOPELESS and not any(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials):
+        raise ConfigError(f"the first {len(errors)} trials all failed, the last with {errors[-1]}; fix the base "
+                           f"configuration or the space (each trial's run directory says more)")
 
 
 def finish(study: optuna.Study, trial: optuna.Trial, base: Any, params: list, spec: StudySpec, runs: Path) -> None:
