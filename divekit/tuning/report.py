@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from divekit.report.figures import integer_epochs
 from divekit.report.html import cards, fmt, img, key_values, page, para, section, table
 from divekit.report.plots import figure_png, pyplot
 from divekit.runs import write_text
@@ -78,6 +79,7 @@ def curves_png(spec: StudySpec, trials: list[Any], best: Any) -> bytes | None:
         ax.plot(steps, [t.intermediate_values[s] for s in steps], marker="o", ms=3,
                 color="#2e7d32" if is_best else COLOURS.get(t.state.name, "#888"), lw=2.2 if is_best else 0.9,
                 alpha=1 if is_best else 0.6)
+    integer_epochs(ax)
     ax.set_xlabel("fold" if spec.k else "epoch")
     ax.set_ylabel(spec.metric + (" (mean so far)" if spec.k else ""))
     ax.set_title("blue: complete, orange: pruned, green: best", fontsize=9)
