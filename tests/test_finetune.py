@@ -161,3 +161,10 @@ def test_a_killed_fine_tuning_run_resumes_bitwise(pretrained, relabelled, tmp_pa
     for name in ("model.safetensors", "metrics.csv"):
         assert (tmp_path / "cut" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
     assert json.loads((tmp_path / "cut" / "summary.json").read_text())["resumed_at_steps"] == [14]
+
+
+def test_every_fold_of_a_kfold_run_starts_from_the_init_weights(pretrained, tmp_path):
+    """At a rate too small to learn anything in one epoch, each fold scores what the pretrained net scores."""
+    run = api.kfold(data="fashion-mnist-mini", k=2, epochs=1, init=str(pretrained), runs_dir=tmp_path,
+                    **{**SMALL, "lr": 1e-7})
+    assert all(fold["final"]["valid_acc"] > 0.7 for fold in run.summary["folds"])  # chance: 0.1

@@ -19,10 +19,11 @@ from divekit.data.kfold import KFold, StratifiedKFold
 from divekit.errors import ConfigError, DataError
 from divekit.report.overfitting import mean_history, overfitting_sentence, pick_metric, plot_train_valid
 from divekit.runs import default_run_name, new_run_dir, write_json
+from divekit.training import finetune
 from divekit.training.callbacks import EarlyStopping, final_row
 from divekit.training.config import TrainConfig
 from divekit.training.device import resolve_device, set_threads
-from divekit.training.fit import fit, warmup_steps
+from divekit.training.fit import fit, new_state, warmup_steps
 from divekit.training.progress import Progress
 from divekit.training.run import seed_everything, write_run_report
 from divekit.training.rundir import write_config, write_metrics
@@ -100,8 +101,12 @@ def run_kfold(config: TrainConfig, k: int = 5, stratify: bool | None = None, pat
                                            "monitor": monitor, "threads": threads})
             say(f"{k}-fold cross-validation of {config.model} on {examples.name}: {examples.n} training examples, "
                 f"{'stratified ' if stratify else ''}folds of {len(splits[0][1])}; the test set is not used")
+        tuning = finetune.start(config, prepared)  # --init: every fold starts from the same weights
+        start = new_state(prepared.model, config, len(prepared.loaders.train), device)
+        if tuning is not None:
+            tuning.prepare_optimizer(start.optimizer)
         state = fit(prepared.model, prepared.loaders.train, config, prepared.loaders.valid, None,
-                    [*prepared.callbacks, *fold_callbacks, *(callbacks or [])], loss_fn=prepared.loss_fn)
+                    [*prepared.callbacks, *fold_callbacks, *(callbacks or [])], loss_fn=prepared.loss_fn, state=start)
         write_metrics(run_dir / f"fold-{i}", state.history)
         final = final_row(state)
         folds.append({"fold": i, "train_examples": len(train_idx), "valid_examples": len(valid_idx),
