@@ -170,3 +170,11 @@ def test_a_search_whose_every_trial_fails_stops_with_the_error(tmp_path):
         tune(tmp_path, model="mlp", params=["width=0.5,1"], trials=10)
     trials = study(tmp_path / "studies" / "s").trials
     assert len(trials) == 3 and all(t.state.name == "FAIL" and "error" in t.user_attrs for t in trials)
+
+
+def test_without_optuna_the_command_says_how_to_get_it(monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "optuna", None)  # as if the extra were not installed
+    assert main(["tune", "--param", "lr=log:1e-3..1"]) == 2
+    assert "pip install 'divekit[tune]'" in capsys.readouterr().err

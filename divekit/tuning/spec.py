@@ -77,6 +77,14 @@ class StudySpec:
         return cls(**read_json(path))
 
 
+def require_optuna() -> None:
+    """Optuna is an extra (``divekit[tune]``): say how to get it instead of failing on an import."""
+    try:
+        import optuna  # noqa: F401
+    except ModuleNotFoundError:
+        raise ConfigError("hyperparameter search needs Optuna: pip install 'divekit[tune]'") from None
+
+
 def direction_of(metric: str) -> str:
     """Accuracies are maximised, losses and errors minimised."""
     return "maximize" if metric.endswith("acc") else "minimize"

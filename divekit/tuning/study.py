@@ -35,6 +35,7 @@ from divekit.tuning.spec import (
     check_definition,
     direction_of,
     grid_points,
+    require_optuna,
 )
 from divekit.tuning.storage import budget_lock, open_storage, redacted
 
@@ -212,6 +213,7 @@ def tune(cfg: TrainConfig | dict | None = None, *, recipe: str | None = None, pa
         k: k-fold trials (the objective is the mean over folds; default 5 for tabular data).
         settings: TrainConfig fields of the base configuration.
     """
+    require_optuna()
     spec = make_spec(base_config(cfg, recipe, settings), params, space, study, studies_dir, storage, trials,
                      timeout, workers, sampler, pruner, metric, k)
     handle = open_study(spec, say)
@@ -249,6 +251,7 @@ def best_config(study: str | Path, storage: str | None = None,
                 studies_dir: str | Path = "studies") -> tuple[TrainConfig, dict[str, Any]]:
     """The best trial's configuration of a study (a study folder, or a name under ``studies_dir`` or in
     ``storage``), to be trained on all training rows and tested once; and what it was chosen on."""
+    require_optuna()
     import optuna
 
     folder = Path(study) if (Path(study) / LOCAL_SPEC).is_file() else Path(studies_dir) / str(study)
