@@ -204,11 +204,11 @@ class Run:
 
     @property
     def kind(self) -> str:
-        """``image``, ``tabular``, ``text`` (the data the model learned from), or ``kfold``."""
+        """``image``, ``image-folder``, ``tabular``, ``text`` (the data the model learned from), or ``kfold``."""
         raw = read_json(self.path / "config.json")
         meta = raw.get("meta") if isinstance(raw, dict) else None
-        if isinstance(meta, dict) and meta.get("kind") == "kfold":
-            return "kfold"
+        if isinstance(meta, dict) and meta.get("kind") in ("kfold", "image-folder"):  # as recorded: the folder
+            return meta["kind"]  # may have moved (--data-dir finds it)
         return kind_of(self.config.data, self.config.data_options)
 
     @cached_property

@@ -107,6 +107,8 @@ def test_a_colour_folder_of_differing_sizes_trains_predicts_and_exports(tmp_path
     table = run.predict(next(data.rglob("*.jpg")))
     assert len(table.rows) == 1 and table.rows[0][1] in run.meta["classes"]
     assert run.export("pt2", tmp_path / "colour.pt2", samples=12).max_diff <= 1e-4
+    moved = shutil.move(data, tmp_path / "elsewhere")  # the folder moved: --data-dir finds it
+    assert api.load_run(run.path).evaluate(data_dir=str(moved))["acc"] == run.final["valid_acc"]
 
 
 def test_an_idx_run_predicts_on_image_files_as_on_its_own_test_set(tmp_path):
