@@ -39,8 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="stop poor trials early: below the median of earlier trials at the same epoch, or by "
                         "successive halving / Hyperband over the epochs (default: %(default)s)")
     g.add_argument("--metric", help="validation metric to optimise (default: valid_acc; tabular: valid_log_rmse)")
-    g.add_argument("--k", type=parse("k"), help="k-fold trials, the objective the mean over the folds "
-                                                "(default: 5 for tabular data, else a --valid-fraction split)")
+    g.add_argument("--k", type=parse("k"), help="k-fold trials, the objective the mean over the folds (default: 5 "
+                                                "for tabular data; other data holds out --valid-fraction, 0.1 "
+                                                "unless given)")
     g = p.add_argument_group("study")
     g.add_argument("--study", metavar="NAME", help="the study's name (default: MODEL-DATA); the same command "
                                                    "again resumes it")
