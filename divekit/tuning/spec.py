@@ -119,20 +119,28 @@ def make_sampler(spec: StudySpec, index: int) -> Any:
     return optuna.samplers.RandomSampler(seed=seed)
 
 
+def most_steps(spec: StudySpec) -> int:
+    """The most reports a trial can make: its folds, or the most epochs the base or the space allows."""
+    if spec.k:
+        return spec.k
+    epochs = [spec.base["epochs"]]
+    for p in spec.space():
+        if p.name == "epochs":
+            epochs.append(int(max(p.choices) if p.kind == "choice" else p.high))
+    return max(epochs)
+
+
 def make_pruner(spec: StudySpec) -> Any:
     """median: stop a trial worse than the median of earlier trials at the same epoch (after 4 finished trials
     and from the first epoch); halving / hyperband: successive halving of the epochs, from 1 to the most."""
     import optuna
 
-    most = spec.k or max([spec.base["epochs"]] + [int(p["high"]) for p in spec.params
-                                                  if p["name"] == "epochs" and p["kind"] == "int"]
-                         + [max(p["choices"]) for p in spec.params if p["name"] == "epochs" and p["choices"]])
     if spec.pruner == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0)
     if spec.pruner == "halving":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
     if spec.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=most, reduction_factor=3)
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=most_steps(spec), reduction_factor=3)
     return optuna.pruners.NopPruner()
 
 
