@@ -25,18 +25,43 @@ from typing import Any
 from divekit.errors import ConfigError
 from divekit.runs import read_json, resolve_run_dir, write_text
 from divekit.training.config import TrainConfig, ensure_config
-from divekit.training.recipes import RECIPES, default_recipe, recipe_config
+from divekit.training.recipes import RECIPES, VARIANTS, default_recipe, recipe_config
 from divekit.training.tasks import PredictionTable, kind_of, task_for
 
 
 def config(recipe: str | None = None, **settings: Any) -> TrainConfig:
-    """The complete configuration of a run: ``recipe`` (default: the one for the data's kind) with
-    ``settings`` (TrainConfig field names) applied. Checked once, here."""
+    """The complete configuration of a run: ``recipe`` (default: the one for the data's kind; a recipe with
+    variants: the variant for this machine, ``recipe_variant``) with ``settings`` (TrainConfig field names)
+    applied. Checked once, here."""
+    if recipe in VARIANTS:
+        recipe = recipe_variant(recipe, settings)[0]
     if recipe is not None and recipe not in RECIPES:
-        raise ConfigError(f"--recipe {recipe}: unknown recipe; choose one of {', '.join(RECIPES)}")
+        names = [*RECIPES, *VARIANTS]
+        raise ConfigError(f"--recipe {recipe}: unknown recipe; choose one of {', '.join(names)}")
     data = settings.get("data") or (RECIPES[recipe]["data"] if recipe else RECIPES["fast"]["data"])
     kind = kind_of(data, settings.get("data_options"))
     return recipe_config(recipe or default_recipe(kind, settings.get("model")), settings)
+
+
+def recipe_variant(recipe: str, settings: dict[str, Any]) -> tuple[str, str]:
+    """``(variant, why)``: the variant of ``recipe`` (``recipes.VARIANTS``) for the precision this run will have —
+    the ``precision`` setting if given, else native bf16 on this machine's CPU or a GPU."""
+    variants = VARIANTS[recipe]
+    precision = settings.get("precision", "auto")
+    if precision != "auto":
+        kind = "fp32" if precision == "fp32" else "bf16"
+        return variants[kind], f"--precision {precision}"
+    from divekit import machine
+
+    device = settings.get("device", "auto")
+    if device != "cpu" and (device != "auto" or machine.gpu_driver()):
+        import torch
+
+        if torch.cuda.is_available():
+            return variants["bf16"], "a GPU"
+    if machine.cpu_bf16_native():
+        return variants["bf16"], "a CPU with native bf16"
+    return variants["fp32"], "a CPU without native bf16"
 
 
 def _config(cfg: TrainConfig | dict | None, recipe: str | None, settings: dict[str, Any]) -> TrainConfig:
@@ -253,17 +278,6 @@ class Run:
         """``predict`` written as CSV to ``out`` (default ``RUN/predictions.csv``)."""
         table = self.predict(inputs, data_dir, device)
         return write_text(Path(out) if out else self.path / "predictions.csv", table.csv()), table
-
-    def export(self, format: str = "onnx", out: str | Path | None = None, samples: int = 256,
-               data_dir: str | None = None):
-        """Write the model of an image run as ``format`` (``onnx``, ``torchscript`` or ``pt2``) to ``out``
-        (default ``RUN/model.onnx`` …) with a sidecar ``<out>.json`` (input, preprocessing, classes), checked
-        against the run on ``samples`` test images first (``divekit.training.export``); returns how it went."""
-        from divekit.training.export import export_run
-
-        if self.kind not in ("image", "image-folder"):
-            raise ConfigError(f"{self.path} is a {self.kind} run; export is for image runs")
-        return export_run(self.open("cpu", data_dir, "export"), self.path, format, out, samples)
 
     def export(self, format: str = "onnx", out: str | Path | None = None, samples: int = 256,
                data_dir: str | None = None):

@@ -11,25 +11,15 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from divekit.errors import ConfigError
+from divekit.machine import cores, max_threads  # noqa: F401 (cores: part of this module's interface)
 
 SEED_MAX = 2**32 - 1  # numpy's seed is 32 bits; torch takes it too
 MAX_RATE = 1e38  # float32 holds up to 3.4e38: a larger learning rate or decay is refused by torch itself
-
-
-def cores() -> int:
-    """The CPU cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def max_threads() -> int:
-    """More threads than this only wait on each other; far more (100,000) make OpenMP crash the process."""
-    return max(4 * cores(), 64)
 
 
 @dataclass(frozen=True)

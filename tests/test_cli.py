@@ -91,3 +91,18 @@ def test_defaults_resolve_to_the_fast_recipe_on_fashion_mnist():
     plain = training_config(p.parse_args(["--model", "lenet", "--data", "mnist"]))
     assert plain.schedule == "constant" and not plain.augment_flip and plain.epochs == 10 and plain.opt == "sgd"
     assert training_config(p.parse_args(["--opt", "sgd"])).opt == "sgd"  # a flag beats the recipe
+
+
+def test_every_recipe_is_a_complete_configuration():
+    """A recipe spells out every training setting (the machine's own — data_dir, device, threads — excepted), so
+    what a run does is read in one place."""
+    import dataclasses
+
+    from divekit.training.config import TrainConfig
+    from divekit.training.recipes import ENVIRONMENT, RECIPES, VARIANTS
+
+    fields = {f.name for f in dataclasses.fields(TrainConfig)} - set(ENVIRONMENT) - {"recipe"}
+    for name, recipe in RECIPES.items():
+        assert set(recipe) == fields, (name, sorted(fields ^ set(recipe)))
+        assert TrainConfig(**recipe).model == recipe["model"]
+    assert all(v in RECIPES for variants in VARIANTS.values() for v in variants.values())

@@ -221,15 +221,19 @@ def test_options_of_another_kind_of_data_are_refused(tmp_path, capsys, argv, mes
 
 
 @pytest.mark.parametrize("native", [True, False])
-def test_fmnist93_warns_where_bf16_is_not_native(monkeypatch, capsys, native):
-    import divekit.training.device as device
-    from divekit.cli.train import config_from_args as training_config
-    from divekit.cli.train import warn_slow_recipe
+def test_fmnist93_takes_the_variant_for_the_machine_and_says_which(monkeypatch, capsys, native):
+    import divekit.machine as machine
+    from divekit.cli.train import config_from_args, say_recipe_variant
 
-    monkeypatch.setattr(device, "cpu_bf16_native", lambda: native)
+    monkeypatch.setattr(machine, "cpu_bf16_native", lambda: native)
     args = build_parser().parse_args(["train", "--recipe", "fmnist-93", "--device", "cpu"])
-    warn_slow_recipe(args, training_config(args))
-    assert ("about 2.5× slower" in capsys.readouterr().err) == (not native)
+    config = config_from_args(args)
+    assert config.recipe == ("fmnist-93-bf16" if native else "fmnist-93-fp32")
+    say_recipe_variant(args)
+    out = capsys.readouterr().out
+    assert f"recipe fmnist-93: {config.recipe}, for a CPU with{'' if native else 'out'} native bf16" in out
+    forced = config_from_args(build_parser().parse_args(["train", "--recipe", "fmnist-93", "--precision", "fp32"]))
+    assert forced.recipe == "fmnist-93-fp32" and forced.precision == "fp32"
 
 
 def test_a_data_dir_that_does_not_exist_is_refused(tmp_path, capsys):

@@ -148,7 +148,7 @@ def test_no_training_step_at_all_is_an_error(tmp_path, capsys):
 def test_a_recipes_net_options_do_not_follow_another_model():
     config = api.config(recipe="fmnist-93", model="lenet")
     assert config.model == "lenet" and config.model_options == {}  # cnn3's channels stay with cnn3
-    assert api.config(recipe="fmnist-93", model_options={"width": 0.5}).model_options == {
+    assert api.config(recipe="fmnist-93-bf16", model_options={"width": 0.5}).model_options == {
         "channels": [32, 96, 192], "width": 0.5}
 
 

@@ -21,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1] / "divekit"
 # lowest first; a module may import its own layer and the layers below
 LAYERS: list[set[str]] = [
-    {"divekit", "divekit._lazy", "divekit.errors", "divekit.options", "divekit.runs"},
+    {"divekit", "divekit._lazy", "divekit.errors", "divekit.machine", "divekit.options", "divekit.runs"},
     {"divekit.data", "divekit.models", "divekit.report", "divekit.speed", "divekit.scratch", "divekit.optlab"},
     {"divekit.diagnose"},
     {"divekit.training"},

@@ -70,13 +70,13 @@ def test_recipe_resolves_to_the_documented_config():
 
     p = argparse.ArgumentParser()
     add_arguments(p)
-    config = training_config(p.parse_args(["--recipe", "fmnist-93"]))
+    config = training_config(p.parse_args(["--recipe", "fmnist-93-bf16"]))
     assert (config.model, config.model_options, config.data) == ("cnn3", {"channels": [32, 96, 192]}, "fashion-mnist")
     assert (config.epochs, config.batch_size, config.opt, config.lr, config.momentum, config.nesterov) == RECIPE_OPT
     assert (config.schedule, config.warmup, config.weight_decay, config.label_smoothing) == RECIPE_SCHEDULE
     assert (config.augment_crop, config.augment_flip, config.tta_flip) == (1, True, True)
     assert (config.precision, config.test_every) == ("auto", 0)
-    explicit = training_config(p.parse_args(["--recipe", "fmnist-93", "--epochs", "2", "--no-flip"]))
+    explicit = training_config(p.parse_args(["--recipe", "fmnist-93-bf16", "--epochs", "2", "--no-flip"]))
     assert explicit.epochs == 2 and not explicit.augment_flip and not explicit.tta_flip and explicit.augment_crop == 1
-    narrow = training_config(p.parse_args(["--recipe", "fmnist-93", "--width", "0.5"]))
+    narrow = training_config(p.parse_args(["--recipe", "fmnist-93-bf16", "--width", "0.5"]))
     assert narrow.model_options == {"channels": [32, 96, 192], "width": 0.5}  # --width scales the recipe's net

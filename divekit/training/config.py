@@ -85,6 +85,7 @@ class TrainConfig:
     init: str | None = None  # start from these weights: a run directory, a .safetensors or a .pth state dict
     freeze_epochs: int = 0  # with init: epochs that train only the output layer before the whole net trains
     finetune_lr_ratio: float = 0.1  # with init: the first layer's rate over the output layer's (geometric between)
+    recipe: str | None = None  # the recipe this config started from (divekit.training.recipes), if any
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from contextlib import nullcontext
-from functools import lru_cache
 
 import torch
 
 from divekit.errors import ConfigError
+from divekit.machine import cpu_bf16_native
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -23,17 +23,6 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device(name)
     except RuntimeError:
         raise ConfigError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N") from None
-
-
-@lru_cache(maxsize=1)
-def cpu_bf16_native() -> bool:
-    """True when the CPU computes bf16 natively (AVX-512 BF16 or AMX); elsewhere bf16 is emulated and slow."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = next((line for line in f if line.startswith("flags")), "")
-    except OSError:
-        return False
-    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:

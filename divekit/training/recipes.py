@@ -34,7 +34,8 @@ FLIP_SAFE = ("fashion-mnist", "fashion-mnist-mini")  # mirrored clothes are stil
 _COMMON: dict[str, Any] = {
     "data_options": {}, "model_options": {}, "betas": (0.9, 0.999), "eps": 1e-8, "step_size": 0, "gamma": 0.1,
     "clip_grad": None, "augment_crop": 0, "tta_shift": 0, "valid_fraction": 0.0, "resize": None,
-    "fast_paths": True, "seed": 0, "eval_batch_size": 1000,
+    "fast_paths": True, "seed": 0, "eval_batch_size": 1000, "init": None, "freeze_epochs": 0,
+    "finetune_lr_ratio": 0.1,
 }
 _NO_IMAGE_AUGMENTATION = {"augment_flip": False, "tta_flip": False}
 _TEXT = {**_COMMON, **_NO_IMAGE_AUGMENTATION, "data": "imdb", "epochs": 5, "batch_size": 64, "opt": "adam",
@@ -43,6 +44,13 @@ _TEXT = {**_COMMON, **_NO_IMAGE_AUGMENTATION, "data": "imdb", "epochs": 5, "batc
          "task": "classification",
          "data_options": {"max_len": 500, "min_freq": 5, "level": "word", "lower": True, "punctuation": "split",
                           "embedding": None, "bucket": True}}
+
+# the fmnist-93 recipes' shared settings: cnn3, one-cycle Nesterov SGD, label smoothing, flips, one-pixel crops
+_FMNIST93: dict[str, Any] = {
+    **_COMMON, "data": "fashion-mnist", "model": "cnn3", "batch_size": 256, "opt": "sgd", "lr": 0.2, "momentum": 0.9,
+    "nesterov": True, "weight_decay": 5e-4, "schedule": "onecycle", "warmup": 0.25, "label_smoothing": 0.1,
+    "augment_crop": 1, "augment_flip": True, "tta_flip": True, "channels_last": True, "test_every": 0,
+    "task": "classification"}
 
 RECIPES: dict[str, dict[str, Any]] = {
     "fast": {**_COMMON, "data": "fashion-mnist", "model": "fastcnn", "epochs": 3, "batch_size": 256, "opt": "muon",
@@ -53,11 +61,8 @@ RECIPES: dict[str, dict[str, Any]] = {
               "batch_size": 256, "opt": "sgd", "lr": 0.1, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0,
               "schedule": "constant", "warmup": 0.0, "label_smoothing": 0.0, "precision": "auto",
               "channels_last": True, "test_every": 1, "task": "classification"},
-    "fmnist-93": {**_COMMON, "data": "fashion-mnist", "model": "cnn3", "model_options": {"channels": [32, 96, 192]},
-                  "epochs": 15, "batch_size": 256, "opt": "sgd", "lr": 0.2, "momentum": 0.9, "nesterov": True,
-                  "weight_decay": 5e-4, "schedule": "onecycle", "warmup": 0.25, "label_smoothing": 0.1,
-                  "augment_crop": 1, "augment_flip": True, "tta_flip": True, "precision": "auto",
-                  "channels_last": True, "test_every": 0, "task": "classification"},
+    "fmnist-93-bf16": {**_FMNIST93, "model_options": {"channels": [32, 96, 192]}, "epochs": 15, "precision": "auto"},
+    "fmnist-93-fp32": {**_FMNIST93, "model_options": {"channels": [24, 64, 128]}, "epochs": 13, "precision": "fp32"},
     "house-prices": {**_COMMON, **_NO_IMAGE_AUGMENTATION, "data": "house-prices", "model": "linear", "epochs": 100,
                      "batch_size": 64, "opt": "adam", "lr": 5.0, "momentum": 0.0, "nesterov": False,
                      "weight_decay": 0.0, "schedule": "constant", "warmup": 0.0, "label_smoothing": 0.0,
@@ -65,6 +70,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     "imdb-bilstm": {**_TEXT, "model": "bilstm", "lr": 0.01},
     "imdb-textcnn": {**_TEXT, "model": "textcnn", "lr": 0.001},
 }
+# recipes with a variant per precision: divekit.api.recipe_variant picks the one for the machine, and says which
+VARIANTS: dict[str, dict[str, str]] = {"fmnist-93": {"bf16": "fmnist-93-bf16", "fp32": "fmnist-93-fp32"}}
 # the recipe a kind of data starts from: image data by whether --model was given, text data by its model
 DEFAULTS = {("image", False): "fast", ("image", True): "plain", ("tabular", False): "house-prices",
             ("tabular", True): "house-prices", ("image-folder", False): "fast", ("image-folder", True): "plain"}
@@ -95,4 +102,4 @@ def recipe_config(name: str, overrides: dict[str, Any]) -> TrainConfig:
     for key in ("model_options", "data_options"):  # given options add to the recipe's own
         if key in overrides:
             overrides = {**overrides, key: {**values[key], **overrides[key]}}
-    return TrainConfig(**{**values, **overrides})
+    return TrainConfig(**{**values, **overrides, "recipe": name})
