@@ -25,8 +25,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from divekit.machine import BF16_FLAGS
+
 VERDICTS = ("ok", "info", "warn", "fail")
-BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # the flags divekit.training.device.cpu_bf16_native looks for
 # used when divekit runs from a source tree without installed metadata
 FALLBACK_REQUIREMENTS = ("torch>=2.4", "numpy>=1.24", "matplotlib>=3.7", "tqdm>=4.60", "safetensors>=0.4")
 TORCH_INSTALL = "https://pytorch.org/get-started/locally/"
