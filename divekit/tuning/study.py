@@ -11,6 +11,7 @@ evaluates it once.
 
 from __future__ import annotations
 
+import math
 import signal
 import subprocess
 import sys
@@ -133,16 +134,9 @@ def make_spec(base: TrainConfig, params: Sequence[str], space: str | Path | None
                      trials or 20, timeout, base.seed, workers,
                      base.threads or max(1, cores() // workers), {"started": time.time()})
     if sampler == "grid":
-        spec.trials = trials or _grid_size(spec)
+        spec.trials = trials or math.prod(len(p.grid()) for p in space_params)
         grid_points(spec)  # refuses a grid smaller than --trials
     return spec
-
-
-def _grid_size(spec: StudySpec) -> int:
-    size = 1
-    for p in spec.space():
-        size *= len(p.grid())
-    return size
 
 
 def open_study(spec: StudySpec, say: Callable[[str], Any]) -> Any:
