@@ -129,3 +129,16 @@ def test_a_folder_of_classes_trains_and_evaluates(texts, tmp_path, capsys):
     capsys.readouterr()
     assert main(["eval", str(run)]) == 0
     assert "(45 examples)" in capsys.readouterr().out
+
+
+def test_text_flags_that_do_not_apply_are_refused(texts, tmp_path, capsys):
+    run = train(tmp_path, "csv", "--data", str(texts / "train.csv"), "--text-column", "review, text", "--label-column",
+                "topic", "--epochs", "1")
+    for args, message in ((["predict", str(run), "--text-column", "review, text"], "give --text-file too"),
+                          (["train", "--data", str(texts / "folder"), "--test-csv", str(texts / "test.csv")],
+                           "--test-csv is for a .csv dataset"),
+                          (["train", "--data", "fashion-mnist-mini", "--text-column", "x"],
+                           "--text-column and --label-column are for texts in a CSV")):
+        capsys.readouterr()
+        assert main(args) == 2
+        assert message in capsys.readouterr().err

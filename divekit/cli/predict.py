@@ -36,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     if args.images and run.kind not in ("image", "image-folder"):
         raise ConfigError(f"{args.images}: image files are predicted on by image runs; {args.run} is a {run.kind} "
                           f"run")
+    if args.text_column and not args.text_file:
+        raise ConfigError("--text-column names the column of a --text-file CSV; give --text-file too")
     texts = args.text
     if args.text_file:
         from divekit.data.textfiles import read_texts
