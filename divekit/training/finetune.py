@@ -23,7 +23,7 @@ from torch import nn
 
 from divekit.errors import CheckpointError, ConfigError
 from divekit.training.config import TrainConfig
-from divekit.training.rundir import check_finite, misfit
+from divekit.training.rundir import check_finite, misfit, read_config, read_weights
 from divekit.training.state import State
 from divekit.training.tasks import Prepared
 
@@ -39,7 +39,6 @@ class Pretrained:
     path: Path
     model: str | None = None
     classes: list[str] | None = None
-    run_dir: Path | None = None
 
 
 def read_pretrained(source: str) -> Pretrained:
@@ -51,7 +50,7 @@ def read_pretrained(source: str) -> Pretrained:
         raise ConfigError(f"--init {source}: no such run directory or weights file")
     if path.suffix not in SUFFIXES:
         raise ConfigError(f"--init {source}: expected a run directory or a {', '.join(SUFFIXES)} file")
-    tensors = _read_safetensors(path) if path.suffix == ".safetensors" else _read_torch(path)
+    tensors = read_weights(path) if path.suffix == ".safetensors" else _read_torch(path)
     prefix = "module."  # what DistributedDataParallel and DataParallel put before every name
     if tensors and all(k.startswith(prefix) for k in tensors):
         tensors = {k[len(prefix):]: v for k, v in tensors.items()}
@@ -60,27 +59,14 @@ def read_pretrained(source: str) -> Pretrained:
 
 
 def _read_run(run_dir: Path) -> Pretrained:
-    from divekit.training.rundir import read_config
-
     weights = run_dir / "model.safetensors"
     if not weights.is_file():
         raise ConfigError(f"--init {run_dir}: no model.safetensors (not a finished divekit run)")
     config, meta = read_config(run_dir)
-    tensors = _read_safetensors(weights)
+    tensors = read_weights(weights)
     check_finite(tensors, weights)
     classes = meta.get("classes")
-    return Pretrained(tensors, weights.resolve(), config.model, list(classes) if isinstance(classes, list) else None,
-                      run_dir.resolve())
-
-
-def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"{path}: not a valid safetensors file ({e})") from None
+    return Pretrained(tensors, weights.resolve(), config.model, list(classes) if isinstance(classes, list) else None)
 
 
 def _read_torch(path: Path) -> dict[str, torch.Tensor]:

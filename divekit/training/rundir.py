@@ -72,18 +72,22 @@ def save_weights(model: torch.nn.Module, path: Path) -> None:
     atomic_write(path, lambda f: f.write(data), owner=True)
 
 
-def load_weights(model: torch.nn.Module, path: Path) -> torch.nn.Module:
-    """Load safetensors weights into ``model`` (no pickle involved, so nothing can execute)."""
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file (no pickle involved, so nothing can execute)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     if not path.is_file():
         raise CheckpointError(f"{path}: weights file not found")
     try:
-        state = load_file(str(path))
+        return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{path}: not a valid safetensors file ({e})") from None
-    load_fitting(model, state, path)
+
+
+def load_weights(model: torch.nn.Module, path: Path) -> torch.nn.Module:
+    """Load safetensors weights into ``model`` (see ``load_fitting``)."""
+    load_fitting(model, read_weights(path), path)
     return model
 
 
