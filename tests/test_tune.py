@@ -178,3 +178,9 @@ def test_without_optuna_the_command_says_how_to_get_it(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "optuna", None)  # as if the extra were not installed
     assert main(["tune", "--param", "lr=log:1e-3..1"]) == 2
     assert "pip install 'divekit[tune]'" in capsys.readouterr().err
+
+
+def test_no_trial_starts_after_the_timeout(tmp_path):
+    result = tune(tmp_path, timeout=0.001)  # already over when the first trial would start
+    assert result.finished == 0 and not result.spent
+    assert "run the same command again to go on" in "\n".join(result.lines())
