@@ -5,10 +5,11 @@ so VS Code, PyCharm, Colab and JupyterLab show one image that changes, instead o
 ``clear_output`` (which flickers, or leaves nothing, in several front ends). No ipywidgets are needed. Outside
 Jupyter the figure is a PNG under ``$DIVEKIT_FIGURES`` (default ``<tmp>/divekit-d2l``), path printed once.
 
-Either way a redraw happens at most once per ``gap`` seconds, where ``gap`` is at least 20 times the last
-redraw's cost (so drawing takes at most ~5 % of the time) and at least ``MIN_GAP``, also before the first one; a
-point that arrives inside the gap is drawn at the next redraw, when the training function returns, at the end of
-the Jupyter cell, or at exit. So a figure whose points all come within a second is drawn once.
+Either way a redraw happens at most once per ``gap`` seconds, where ``gap`` is at least 20 times the latest redraw's
+cost in this process (so drawing takes at most ~5 % of the time) and at least ``MIN_GAP``, also before the first
+redraw of a new figure; a point that arrives inside the gap is drawn at the next redraw, when the training function
+returns, at the end of the Jupyter cell, or at exit. So a figure whose points all come within the gap is drawn once,
+and that one redraw per figure is the whole cost of plotting for a short training.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ _IDS = itertools.count(1)
 _PENDING: weakref.WeakSet = weakref.WeakSet()
 _HOOKED = False
 STATS = {"seconds": 0.0, "redraws": 0}  # drawing time of all live figures in this process (for measurements)
+_LAST_COST = [0.05]  # seconds of the latest redraw in this process: a new figure's first gap is based on it
 
 
 def figures_dir() -> Path:
@@ -57,7 +59,7 @@ class LiveFigure:
         self.png = None if self.notebook else figures_dir() / f"{kind}-{os.getpid()}-{next(_IDS)}.png"
         self.redraw: Callable[[], None] | None = None
         # last redraw (creation time until the first), min gap to the next, total redraw seconds
-        self.shown_at, self.gap, self.seconds = time.monotonic(), MIN_GAP, 0.0
+        self.shown_at, self.gap, self.seconds = time.monotonic(), max(MIN_GAP, COST_SHARE * _LAST_COST[0]), 0.0
         self.dirty, self.shown = False, False
         if self.notebook:
             _hook_cell_end()
@@ -87,7 +89,8 @@ class LiveFigure:
         self.seconds += self.shown_at - start
         STATS["seconds"] += self.shown_at - start
         STATS["redraws"] += 1
-        self.gap = max(MIN_GAP, COST_SHARE * (self.shown_at - start))
+        _LAST_COST[0] = self.shown_at - start
+        self.gap = max(MIN_GAP, COST_SHARE * _LAST_COST[0])
         self.dirty = False
         _PENDING.discard(self)
 
