@@ -13,7 +13,12 @@
 Each configuration runs as its own process, interleaved with its baseline, ``--repeat`` times.
 Prints one JSON line per measurement and one summary line per benchmark.
 ``--device cuda`` runs every command on the GPU (divekit's ``--device``, the baselines' DEVICE argument).
+``--isa avx2`` measures a CPU without native bf16 on one that has it, as far as that can be emulated: oneDNN's
+kernels and ATen's vectorised code are limited to AVX2 (``ONEDNN_MAX_CPU_ISA``, ``ATEN_CPU_CAPABILITY``) and
+divekit trains in fp32 (``--precision fp32``, the ``fmnist-93-fp32`` recipe). The clock, caches and memory stay
+this machine's, so an old AVX2 CPU is slower still: compare ratios, not seconds.
 Usage: python bench/main_job.py [main|lenet|fmnist93|all] [--repeat N] [--data-dir DIR] [--device DEVICE]
+                                [--isa avx2]
 """
 
 from __future__ import annotations
@@ -53,29 +58,31 @@ def divekit_result(runs: str, name: str) -> tuple[float, float]:
 FMNIST93_TARGET = {"accuracy": 0.935, "seconds": 180.0}
 
 
-def bench_fmnist93(repeat: int, env: dict, device: str) -> None:
+def bench_fmnist93(repeat: int, env: dict, device: str, recipe: str = "fmnist-93") -> None:
     """The fmnist-93 recipe's whole command, ``repeat`` times, each line saying whether it met the target."""
     with tempfile.TemporaryDirectory() as runs:
         for i in range(repeat):
             name = f"bench-fmnist93-{i}"
-            s, _ = run_timed(divekit_cmd(runs, name, "--recipe", "fmnist-93", "--device", device), env)
+            s, _ = run_timed(divekit_cmd(runs, name, "--recipe", recipe, "--device", device), env)
             acc, train_s = divekit_result(runs, name)
             reached = acc >= FMNIST93_TARGET["accuracy"] and s <= FMNIST93_TARGET["seconds"]
-            print(json.dumps({"bench": "fmnist93", "who": "divekit", "device": device, "seconds": round(s, 2),
+            print(json.dumps({"bench": "fmnist93", "who": "divekit", "recipe": recipe, "device": device,
+                              "isa": env.get("ONEDNN_MAX_CPU_ISA", "native"), "seconds": round(s, 2),
                               "train_seconds": train_s, "accuracy": acc, "target": FMNIST93_TARGET,
                               "reached": reached}), flush=True)
 
 
-def bench(kind: str, repeat: int, data_dir: str, env: dict, device: str = "cpu") -> None:
+def bench(kind: str, repeat: int, data_dir: str, env: dict, device: str = "cpu", fp32: bool = False) -> None:
     if kind == "fmnist93":
-        bench_fmnist93(repeat, env, device)
+        bench_fmnist93(repeat, env, device, "fmnist-93-fp32" if fp32 else "fmnist-93")
         return
+    precision = ("--precision", "fp32") if fp32 else ()
     if kind == "main":
-        ours_args: tuple[str, ...] = ("--device", device)
+        ours_args: tuple[str, ...] = ("--device", device, *precision)
         base = [sys.executable, str(HERE / "baselines" / "plain_cnn.py"), data_dir, "4", device]
     else:
         ours_args = ("--model", "lenet", "--opt", "sgd", "--lr", "0.9", "--batch-size", "256", "--epochs", "10",
-                     "--device", device)
+                     "--device", device, *precision)
         base = [sys.executable, str(HERE / "baselines" / "book_lenet.py"), data_dir, "10", "4", device]
     ours, theirs = [], []
     with tempfile.TemporaryDirectory() as runs:
@@ -92,7 +99,8 @@ def bench(kind: str, repeat: int, data_dir: str, env: dict, device: str = "cpu")
             print(json.dumps({"bench": kind, "who": "baseline", "device": device, "seconds": round(s, 2),
                               "accuracy": acc}), flush=True)
     med = {who: statistics.median(x[0] for x in rows) for who, rows in (("divekit", ours), ("baseline", theirs))}
-    print(json.dumps({"bench": kind, "summary": True, "device": device, "divekit_median_s": round(med["divekit"], 2),
+    print(json.dumps({"bench": kind, "summary": True, "device": device, "isa": env.get("ONEDNN_MAX_CPU_ISA", "native"),
+                      "divekit_median_s": round(med["divekit"], 2),
                       "baseline_median_s": round(med["baseline"], 2),
                       "speedup": round(med["baseline"] / med["divekit"], 2),
                       "divekit_accuracy": [a for _, a in ours], "baseline_accuracy": [a for _, a in theirs]}))
@@ -104,10 +112,14 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--data-dir", default=os.environ.get("DIVEKIT_DATA", str(HERE.parents[1] / "shared" / "datasets")))
     ap.add_argument("--device", default="cpu", help="cpu or cuda: where every command trains (default: cpu)")
+    ap.add_argument("--isa", choices=("native", "avx2"), default="native",
+                    help="avx2: emulate a CPU without native bf16 (see the module docstring)")
     args = ap.parse_args()
     env = {**os.environ, "DIVEKIT_DATA": str(Path(args.data_dir).resolve())}
+    if args.isa == "avx2":
+        env.update(ONEDNN_MAX_CPU_ISA="AVX2", ATEN_CPU_CAPABILITY="avx2")
     for kind in (("main", "lenet") if args.which == "all" else (args.which,)):
-        bench(kind, args.repeat, str(Path(args.data_dir).resolve()), env, args.device)
+        bench(kind, args.repeat, str(Path(args.data_dir).resolve()), env, args.device, fp32=args.isa == "avx2")
 
 
 if __name__ == "__main__":
