@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,12 +62,9 @@ class FolderScan:
     def fingerprint(self) -> str:
         """A hash of the file list with each file's size and modification time: it changes when a file is
         added, removed, renamed, rewritten or touched."""
-        h = hashlib.sha256()
-        for e in self.entries:
-            h.update(f"{e.rel}\0{e.split}\0{e.label}\0{e.size}\0{e.mtime_ns}\n".encode("utf-8", "surrogateescape"))
-        for b in self.bad:
-            h.update(f"bad\0{b.rel}\0{b.reason}\n".encode("utf-8", "surrogateescape"))
-        return h.hexdigest()
+        lines = [f"{e.rel}\0{e.split}\0{e.label}\0{e.size}\0{e.mtime_ns}" for e in self.entries]
+        lines += [f"bad\0{b.rel}\0{b.reason}" for b in self.bad]
+        return hashlib.sha256("\n".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def shown(name: str | os.PathLike) -> str:
@@ -78,13 +76,15 @@ def shown(name: str | os.PathLike) -> str:
 
 def name_problem(name: str) -> str | None:
     """Why the file name ``name`` cannot be used, or None."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
+    odd = _ODD.search(name)
+    if odd is None:
+        return None
+    if "\ud800" <= odd.group() <= "\udfff":  # a byte that is not UTF-8, as os.fsdecode keeps it
         return "its name is not valid UTF-8"
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        return "its name holds a control character (a newline, a tab …)"
-    return None
+    return "its name holds a control character (a newline, a tab …)"
+
+
+_ODD = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 def _visible_dirs(path: Path) -> list[os.DirEntry]:
@@ -147,44 +147,53 @@ def _inside(path: str, root_real: str) -> bool:
     return real == root_real or real.startswith(root_real + os.sep)
 
 
-def _scan_class(folder: str, root: Path, root_real: str, split: str, label: str, scan: FolderScan) -> None:
-    """Add the files under one class folder (recursively; symlinked folders are not followed) to ``scan``."""
+def _file_problem(entry: os.DirEntry, rel: str, root_real: str) -> tuple[str | None, os.stat_result | None]:
+    """Why the file ``entry`` cannot be used (or None), and its status."""
+    problem = name_problem(rel)
+    if problem is None and entry.is_symlink():
+        if not os.path.exists(entry.path):
+            return f"broken symlink (to {shown(os.readlink(entry.path))})", None
+        if not _inside(entry.path, root_real):
+            return f"symlink leading outside the folder (to {shown(os.path.realpath(entry.path))})", None
+    if problem is not None:
+        return problem, None
+    try:
+        st = entry.stat()
+    except OSError as e:
+        return f"cannot read ({e.strerror})", None
+    return (None, st) if stat.S_ISREG(st.st_mode) else ("not a regular file", None)
+
+
+def _scan_class(folder: str, rel_folder: str, root_real: str, split: str, label: str, scan: FolderScan) -> None:
+    """Add the files under one class folder (recursively, in sorted order; symlinked folders are not followed,
+    those leading outside the folder are bad) to ``scan``. One ``scandir`` per folder and one ``stat`` per file:
+    70,000 files are listed in a fraction of a second."""
     found = 0
-    for dirpath, dirnames, filenames in os.walk(folder):
-        for d in list(dirnames):
-            full = os.path.join(dirpath, d)
-            if d.startswith("."):
-                dirnames.remove(d)
-            elif os.path.islink(full) and not _inside(full, root_real):
-                scan.bad.append(Bad(os.path.relpath(full, root), f"symlink leading outside the folder (to "
-                                                                  f"{shown(os.path.realpath(full))})"))
-        dirnames.sort()
-        for name in sorted(filenames):
-            if name.startswith("."):
+    stack = [(folder, rel_folder)]
+    while stack:
+        path, rel = stack.pop()
+        with os.scandir(path) as it:
+            entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+        subfolders = []
+        for entry in entries:
+            entry_rel = f"{rel}{os.sep}{entry.name}" if rel else entry.name
+            if entry.is_dir(follow_symlinks=False):
+                subfolders.append((entry.path, entry_rel))
                 continue
-            full = os.path.join(dirpath, name)
-            rel = os.path.relpath(full, root)
+            if entry.is_symlink() and entry.is_dir():
+                if not _inside(entry.path, root_real):
+                    scan.bad.append(Bad(entry_rel, f"symlink leading outside the folder (to "
+                                                   f"{shown(os.path.realpath(entry.path))})"))
+                continue
             found += 1
-            problem = name_problem(rel)
-            if problem is None and os.path.islink(full):
-                if not os.path.exists(full):
-                    problem = f"broken symlink (to {shown(os.readlink(full))})"
-                elif not _inside(full, root_real):
-                    problem = f"symlink leading outside the folder (to {shown(os.path.realpath(full))})"
-            if problem is None:
-                try:
-                    st = os.stat(full)
-                except OSError as e:
-                    problem = f"cannot read ({e.strerror})"
-                else:
-                    if not stat.S_ISREG(st.st_mode):
-                        problem = "not a regular file"
+            problem, st = _file_problem(entry, entry_rel, root_real)
             if problem is not None:
-                scan.bad.append(Bad(rel, problem))
+                scan.bad.append(Bad(entry_rel, problem))
             else:
-                scan.entries.append(Entry(rel, split, label, st.st_size, st.st_mtime_ns))
+                scan.entries.append(Entry(entry_rel, split, label, st.st_size, st.st_mtime_ns))
+        stack.extend(reversed(subfolders))
     if not found:
-        scan.bad.append(Bad(os.path.relpath(folder, root), "empty class folder: it holds no image files"))
+        scan.bad.append(Bad(rel_folder or ".", "empty class folder: it holds no image files"))
 
 
 def scan_folder(path: str | os.PathLike) -> FolderScan:
@@ -214,7 +223,7 @@ def scan_folder(path: str | os.PathLike) -> FolderScan:
             if problem is not None:
                 scan.bad.append(Bad(rel, f"class folder: {problem}"))
                 continue
-            _scan_class(entry.path, root, root_real, split, entry.name, scan)
+            _scan_class(entry.path, rel, root_real, split, entry.name, scan)
     return scan
 
 
@@ -241,7 +250,7 @@ def input_files(path: str | os.PathLike) -> tuple[list[str], list[str]]:
     if not root.is_dir():
         raise DataError(f"{shown(root)}: no such image file or folder")
     scan = FolderScan(root, "inputs", ())
-    _scan_class(os.fspath(root), root, os.path.realpath(root), "inputs", "", scan)
+    _scan_class(os.fspath(root), "", os.path.realpath(root), "inputs", "", scan)
     bad = [b for b in scan.bad if b.rel != "."]  # "." : the folder itself, empty
     if bad:
         raise DataError(f"{shown(root / bad[0].rel)}: {bad[0].reason}")
