@@ -3,7 +3,6 @@ the saved transform, log-RMSE, and a whole train → predict round trip on a sma
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 
@@ -19,6 +18,7 @@ from divekit.training import tabular
 from divekit.training.config import TrainConfig
 from divekit.training.run import train_run
 from divekit.training.tabular import log_rmse
+from tests.helpers.synthetic import regression_csvs
 
 
 def write(path, text: str | bytes):
@@ -156,29 +156,8 @@ def test_tabular_models_are_registered():
 
 # --- train → predict -------------------------------------------------------------------------------------
 
-def synthetic_csvs(tmp_path, n=200, seed=0):
-    """y = 50 + 10·a - 5·b + (8 if kind == 'x'), with a missing value and a test-only category."""
-    rng = np.random.default_rng(seed)
-    paths = []
-    for name, rows, start in (("train", n, 0), ("test", 20, 10_000)):
-        path = tmp_path / f"{name}.csv"
-        with open(path, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["id", "a", "b", "kind"] + (["y"] if name == "train" else []))
-            for i in range(rows):
-                a, b = rng.normal(), rng.normal()
-                kind = "x" if i % 2 else "z"
-                if name == "test" and i == 3:
-                    kind = "never-seen"
-                y = 50 + 10 * a - 5 * b + (8 if kind == "x" else 0)
-                w.writerow([start + i, "" if i == 5 else f"{a:.6f}", f"{b:.6f}", kind]
-                           + ([f"{y:.6f}"] if name == "train" else []))
-        paths.append(path)
-    return paths
-
-
 def test_train_then_predict_writes_one_row_per_test_row(tmp_path, capsys):
-    train_csv, test_csv = synthetic_csvs(tmp_path)
+    train_csv, test_csv = regression_csvs(tmp_path)
     config = TrainConfig(data=str(train_csv), model="linear", epochs=60, batch_size=16, opt="adam", lr=0.5,
                          weight_decay=0.0, schedule="constant", warmup=0, valid_fraction=0.2, task="regression",
                          label_smoothing=0.0, data_options={"target": "y", "id_column": "id", "test": str(test_csv)})

@@ -8,22 +8,12 @@ from __future__ import annotations
 
 import argparse
 
-from divekit.cli.train import (
-    BOOL,
-    add_data_arguments,
-    add_model_arguments,
-    add_optimisation_arguments,
-    add_run_arguments,
-    settings_from_args,
-)
+from divekit.cli.train import BOOL, add_training_arguments, settings_from_args
 from divekit.options import RANGES, parse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_data_arguments(p)
-    add_model_arguments(p)
-    add_optimisation_arguments(p)
-    add_run_arguments(p)
+    add_training_arguments(p)
     g = p.add_argument_group("k-fold")
     g.add_argument("--k", type=parse("k"), default=5,
                    help=f"number of folds, {RANGES['k'].describe()} and at most the training examples "

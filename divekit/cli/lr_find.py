@@ -8,21 +8,12 @@ from __future__ import annotations
 
 import argparse
 
-from divekit.cli.train import (
-    add_data_arguments,
-    add_model_arguments,
-    add_optimisation_arguments,
-    add_run_arguments,
-    settings_from_args,
-)
+from divekit.cli.train import add_training_arguments, settings_from_args
 from divekit.options import parse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_data_arguments(p)
-    add_model_arguments(p)
-    add_optimisation_arguments(p)
-    add_run_arguments(p)
+    add_training_arguments(p)
     g = p.add_argument_group("range test")
     g.add_argument("--start-lr", type=parse("lr"), default=1e-7, help="first rate (default: %(default)g)")
     g.add_argument("--end-lr", type=parse("lr"), default=10.0, help="last rate (default: %(default)g)")

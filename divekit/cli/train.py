@@ -125,11 +125,16 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--name", help="run name (default: MODEL-DATA-TIMESTAMP); never overwrites an existing run")
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_training_arguments(p: argparse.ArgumentParser) -> None:
+    """The options that make a training configuration, shared by train, kfold, lr-find and tune."""
     add_data_arguments(p)
     add_model_arguments(p)
     add_optimisation_arguments(p)
     add_run_arguments(p)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_training_arguments(p)
     g = p.add_argument_group("checkpoints and extras")
     g.add_argument("--resume", metavar="RUN",
                    help="continue the unfinished run RUN (a path, or a name under --runs-dir) from its last "
