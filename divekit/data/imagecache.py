@@ -24,7 +24,7 @@ from statistics import median
 import numpy as np
 import torch
 
-from divekit.data.decode import Probe, chunks, decode_chunk, in_parallel, probe_chunk
+from divekit.data.decode import CHUNK, Probe, chunks, decode_chunk, in_parallel, probe_chunk
 from divekit.data.folders import Bad, Entry, FolderScan, bad_line, scan_folder, shown
 from divekit.data.sources import cache_dir
 from divekit.errors import DataError, DivekitError
@@ -115,8 +115,8 @@ def build(root: Path, scan: FolderScan, image_size: int | None, skip_bad: bool, 
     file = folder / f"images-{fingerprint[:16]}-{channels}x{size[0]}x{size[1]}.u8"
     np.memmap(file, np.uint8, "w+", shape=shape).flush()  # the file at its full size (sparse until written)
     paths = [str(root / e.rel) for e, _ in good]
-    jobs = [(part, size, channels, str(file), shape, start) for start, part in zip(range(0, len(paths), 256),
-                                                                                   chunks(paths, 256), strict=True)]
+    jobs = [(part, size, channels, str(file), shape, start)
+            for start, part in zip(range(0, len(paths), CHUNK), chunks(paths, CHUNK), strict=True)]
     print(f"decoding {len(paths):,} images of {shown(root)} at {size[1]}×{size[0]}, {channels} channel"
           f"{'s' if channels > 1 else ''}, into the cache {folder}", file=sys.stderr)
     results = in_parallel(decode_chunk, jobs, [len(j[0]) for j in jobs], "decoding images")
