@@ -9,7 +9,10 @@
   accuracy of a run at the suggested rate against one at the recipe's rate.
 
 Prints one JSON line per measurement. Usage:
-    python bench/tune_fmnist.py [tune|lrfind|all] [--trials 24] [--workers 2] [--keep DIR]
+    python bench/tune_fmnist.py [tune|lrfind|all] [--trials 24] [--workers 2] [--threads N] [--keep DIR]
+
+On a shared machine whose other jobs keep its cores busy, ``--threads 1`` avoids the collapse of multi-threaded
+training under oversubscription (every thread waits for the slowest at each operation).
 """
 
 from __future__ import annotations
@@ -27,9 +30,13 @@ from pathlib import Path
 SPACE = ["lr=log:0.03..1", "width=0.5,0.75,1", "label_smoothing=float:0..0.2", "weight_decay=log:1e-5..2e-3"]
 
 
+THREADS: list[str] = []  # --threads N for every command but the studies (whose workers share the cores)
+
+
 def divekit(*args: str, cwd: str) -> tuple[float, str]:
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "divekit", *args], capture_output=True, text=True, cwd=cwd)
+    extra = THREADS if args[0] in ("train", "lr-find") and "--threads" not in args else []
+    out = subprocess.run([sys.executable, "-m", "divekit", *args, *extra], capture_output=True, text=True, cwd=cwd)
     seconds = time.perf_counter() - t0
     if out.returncode != 0:
         raise SystemExit(f"divekit {' '.join(args)} failed ({out.returncode}):\n"
@@ -99,7 +106,10 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--keep", help="work in this folder (kept) instead of a temporary one")
+    parser.add_argument("--threads", type=int, help="threads of each train and lr-find command (default: all cores)")
     args = parser.parse_args()
+    if args.threads:
+        THREADS.extend(["--threads", str(args.threads)])
     os.environ.setdefault("MPLBACKEND", "Agg")
     with tempfile.TemporaryDirectory() as tmp:
         cwd = args.keep or tmp
