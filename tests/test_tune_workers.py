@@ -75,6 +75,23 @@ def test_two_workers_share_one_journal_exactly(tmp_path):
     assert sorted(map(int, finished)) == list(range(6))  # one progress line per trial
 
 
+def test_a_dead_workers_lease_is_free_and_a_live_ones_is_not(tmp_path):
+    from divekit.tuning.storage import WORKERS, worker_alive
+
+    (tmp_path / WORKERS).mkdir()
+    lease = tmp_path / WORKERS / "host-1-abc.lock"
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'w'); "
+                               "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)", str(lease)],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "held\n"
+    assert worker_alive(tmp_path, "host-1-abc")
+    holder.kill()
+    holder.wait()
+    assert not worker_alive(tmp_path, "host-1-abc") and not lease.exists()  # the kernel let go of the dead one's lock
+    assert not worker_alive(tmp_path, None) and not worker_alive(tmp_path, "never-started")
+
+
+@pytest.mark.slow
 def test_a_worker_killed_mid_trial_leaves_the_study_going(tmp_path):
     proc = start(command(tmp_path, trials=4, workers=2, epochs=15))
     victim = running_trial(tmp_path)
