@@ -189,6 +189,8 @@ def run_notebook(path: Path, data: Path, book: bool, timeout: float, out_dir: Pa
     heavy = is_heavy(path.stem)
     nb = prepare(nbformat.read(path, as_version=4), book, heavy)
     result = {"mode": "quick" if heavy else "full", "error": "", "plot_seconds": None}
+    if not book and str(REPO) not in sys.path:  # divekit from this checkout, also when this interpreter lacks it
+        sys.path.insert(0, str(REPO))
     try:
         missing = missing_modules("\n".join(c.source for c in nb.cells if c.cell_type == "code"))
     except SyntaxError:
