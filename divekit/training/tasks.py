@@ -47,10 +47,10 @@ def kind_of(dataset: str, data_options: dict[str, Any] | None = None) -> str:
         from divekit.data.folders import is_image_folder
         from divekit.data.textfiles import is_text_folder
 
+        if is_image_folder(dataset):  # first: it reads a few names, the text check every file's
+            return "image-folder"
         if is_text_folder(dataset):
             return "text"
-        if is_image_folder(dataset):
-            return "image-folder"
     return DATASET_KINDS.get(dataset, "image")
 
 
