@@ -67,11 +67,22 @@ def build(config: TrainConfig, in_shape: tuple[int, ...], num_classes: int,
     return model, channels_last
 
 
+EVAL_PIXELS = 1000 * 28 * 28  # pixels per channel in one evaluation batch at most: 1,000 Fashion-MNIST images
+
+
+def eval_batch(config: TrainConfig, shape: tuple[int, int, int]) -> int:
+    """``eval_batch_size``, fewer for large images: a batch of 1,000 images at 112×112 px would hold hundreds of
+    MiB of activations per layer (more than a run streaming its images from disk may have)."""
+    side = config.resize or 0
+    pixels = side * side if side else shape[1] * shape[2]
+    return max(1, min(config.eval_batch_size, EVAL_PIXELS // max(pixels, 1)))
+
+
 def eval_loader(ds: ImageDataset, config: TrainConfig, device: torch.device, channels_last: bool) -> TensorLoader:
     """Batches of ``ds`` in its stored order (never shuffled), as evaluation and prediction need."""
     resize = (config.resize, config.resize) if config.resize else None
-    return TensorLoader(ds.images, ds.labels, config.eval_batch_size, shuffle=False, mean=ds.mean, std=ds.std,
-                        device=device, channels_last=channels_last, resize=resize, rows=ds.rows)
+    return TensorLoader(ds.images, ds.labels, eval_batch(config, ds.shape), shuffle=False, mean=ds.mean,
+                        std=ds.std, device=device, channels_last=channels_last, resize=resize, rows=ds.rows)
 
 
 def _shard(ds: ImageDataset) -> ImageDataset:
