@@ -76,9 +76,9 @@ def bench_fmnist93(repeat: int, env: dict, device: str, fp32: bool) -> None:
     In fp32 (``--isa avx2``) the baseline is the bf16 variant forced to fp32, run in the same process chain:
     the ratio between the two carries over to a real AVX2 machine where the clock differs.
     """
+    target = FMNIST93_FP32_TARGET if fp32 else FMNIST93_TARGET
     with tempfile.TemporaryDirectory() as runs:
         for i in range(repeat):
-            target = FMNIST93_FP32_TARGET if fp32 else FMNIST93_TARGET
             ours = fmnist93_line(runs, f"f93-{i}", ["--recipe", "fmnist-93-fp32" if fp32 else "fmnist-93"],
                                  env, device, target)
             print(json.dumps({**ours, "who": "divekit"}), flush=True)

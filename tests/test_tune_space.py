@@ -90,11 +90,11 @@ def test_model_options_join_the_base_model_options():
 
 @pytest.mark.parametrize("pruner, name", [("median", "MedianPruner"), ("halving", "SuccessiveHalvingPruner"),
                                           ("hyperband", "HyperbandPruner"), ("none", "NopPruner")])
-def test_each_pruner_is_optunas_own(pruner, name):
+def test_each_pruner_is_optunas_own(pruner, name, tmp_path):
     from divekit.tuning.spec import StudySpec, make_pruner, most_steps
 
-    spec = StudySpec("s", "/tmp/s", None, {"epochs": 3}, [parse_param("epochs=int:2..6").to_dict()], "valid_acc",
-                     "maximize", pruner=pruner)
+    spec = StudySpec("s", str(tmp_path / "s"), None, {"epochs": 3}, [parse_param("epochs=int:2..6").to_dict()],
+                     "valid_acc", "maximize", pruner=pruner)
     assert type(make_pruner(spec)).__name__ == name
     assert most_steps(spec) == 6  # Hyperband's largest rung: the most epochs a trial may train
     assert most_steps(StudySpec(**{**spec.__dict__, "k": 5})) == 5

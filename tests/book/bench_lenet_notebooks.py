@@ -2,7 +2,7 @@
 
 Usage::
 
-    flock /tmp/divekit-bench.lock python tests/book/bench_lenet_notebooks.py --book-python BOOKENV/bin/python \\
+    python tests/book/bench_lenet_notebooks.py --book-python BOOKENV/bin/python \\
         --zh-package DIR_WITH_d2l_0.17.6 --en-package DIR_WITH_d2l_1.0.3 [--repeat N] [--json FILE]
 
 Both arms run in the same kernel set-up: the kernel is ``--book-python`` (torch and torchvision installed there)
