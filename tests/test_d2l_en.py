@@ -93,6 +93,29 @@ def test_lenet_classifier_learns_with_the_fast_cpu_path(figures):
     assert model.board.data["val_acc"][-1].y > 0.9
 
 
+def test_trainer_steps_the_book_default_sgd_bit_for_bit_as_torch_optim(figures):
+    """A model keeping the book's ``configure_optimizers`` trains on divekit's SGD, to the very same weights as
+    with the ``torch.optim.SGD`` that method returns."""
+
+    class TorchSGDLeNet(d2l.LeNet):
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=self.lr)
+
+    weights = []
+    for cls in (d2l.LeNet, TorchSGDLeNet):
+        torch.manual_seed(0)
+        data = _Blobs()
+        model = cls(lr=0.5, num_classes=2)
+        model.apply_init([next(iter(data.get_dataloader(True)))[0]], d2l.init_cnn)
+        trainer = d2l.Trainer(max_epochs=2)
+        trainer.fit(model, data)
+        weights.append((type(trainer.optim).__module__, model.state_dict()))
+    (fast_module, fast), (torch_module, plain) = weights
+    assert fast_module == "divekit.speed.sgd" and torch_module == "torch.optim.sgd"
+    assert all(torch.equal(fast[k], plain[k]) for k in plain)
+    assert isinstance(d2l.LeNet().configure_optimizers(), torch.optim.SGD)  # what the book's method returns
+
+
 def test_num_gpus_is_honoured_up_to_the_gpus_there_are():
     trainer = d2l.Trainer(max_epochs=1, num_gpus=1)
     assert len(trainer.gpus) == min(1, d2l.num_gpus())
