@@ -61,8 +61,9 @@ def build_model(name: str, in_shape: tuple[int, ...] = (1, 28, 28), num_classes:
     """Build the model registered as ``name`` for inputs of ``in_shape`` (without batch) and ``num_classes``.
 
     The arguments are checked first (``divekit.models.checks``): ``in_shape``, ``num_classes`` and the
-    ``width``/``hidden``/``dropout`` options against the option table, option names against the builder's
-    parameters, and an image model's input size by a build on the meta device.
+    ``width``/``hidden``/``dropout`` options against the option table and option names against the builder's
+    parameters. An image model is then built and one zero image of ``in_shape`` run through it; when that
+    fails, builds on the meta device find the smallest input that fits (``_build_image_model``).
 
     Raises:
         ConfigError: unknown model name, an argument out of range, an option the model does not take, or an
@@ -76,7 +77,34 @@ def build_model(name: str, in_shape: tuple[int, ...] = (1, 28, 28), num_classes:
     check_options(name, entry.build, options)
     try:
         if entry.kind == "image":
-            check_input_size(name, entry.build, shape, num_classes, options, entry.suggested_side)
+            return _build_image_model(entry, shape, num_classes, options)
         return entry.build(shape, num_classes, **options)
     except (TypeError, ValueError) as e:  # an option value of the wrong type or form, found by the builder
         raise ConfigError(f"model {name}: {e}") from None
+
+
+def _build_image_model(entry: ModelEntry, shape: tuple[int, ...], num_classes: int, options: dict):
+    """The model, built for real and checked with one zero image in eval mode (no gradient, no random number
+    drawn, no statistic updated). Only when that fails do meta-device builds explain the failure: the first
+    meta build of a process imports torch's symbolic-shape machinery (0.9 s on 2 cores, a tenth of the default
+    run), while this check costs a batch-1 forward. A model with lazy layers is checked on the meta device
+    first, as materialising its layers here would draw its random initial weights early."""
+    import torch
+    from torch import nn
+
+    try:
+        model = entry.build(shape, num_classes, **options)
+    except RuntimeError as e:  # a builder that measures its layers (flat_features) fails on a too-small input
+        check_input_size(entry.name, entry.build, shape, num_classes, options, entry.suggested_side)
+        raise e from None  # not a size the meta builds could name: the builder's own error
+    if any(nn.parameter.is_lazy(p) for p in model.parameters()):
+        check_input_size(entry.name, entry.build, shape, num_classes, options, entry.suggested_side)
+        return model
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, *shape))
+    except RuntimeError as e:
+        check_input_size(entry.name, entry.build, shape, num_classes, options, entry.suggested_side)
+        raise e from None
+    return model.train(was_training)
