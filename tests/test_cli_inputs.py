@@ -156,11 +156,35 @@ def test_live_plot_redraws_at_most_every_interval_and_at_the_end(tmp_path, monke
     for epoch in range(1, 6):
         state.history.append({"epoch": epoch})
         live.on_epoch_end(state)
-    assert drawn == [(1, False), (5, True)]
+    assert drawn == [(5, True)]
     live.drawn_epochs = 1  # as if training had stopped early after epoch 3 with only epoch 1 drawn
     state.history = state.history[:3]
     live.on_train_end(state)
     assert drawn[-1] == (3, False)
+
+
+def test_live_plot_spends_at_most_a_twentieth_of_the_run_drawing(tmp_path, monkeypatch):
+    """Epochs of 1 s and redraws of 0.5 s: none in the first 5 s, then one per ≥ 10 s, and the last epoch."""
+    from divekit.report import live as live_module
+
+    clock = [0.0]
+    monkeypatch.setattr(live_module.time, "monotonic", lambda: clock[0])
+    live = live_module.LivePlot(tmp_path / "live.png", notebook=False)
+    drawn = []
+
+    def draw(state, last):
+        drawn.append(len(state.history))
+        clock[0] += 0.5
+
+    monkeypatch.setattr(live, "_draw", draw)
+    state = argparse.Namespace(history=[], config=TrainConfig(epochs=40))
+    live.on_train_start(state)
+    for epoch in range(1, 41):
+        clock[0] += 1.0
+        state.history.append({"epoch": epoch})
+        live.on_epoch_end(state)
+    assert drawn == [5, 15, 25, 35, 40]
+    assert 0.5 * (len(drawn) - 1) <= 0.05 * clock[0]  # the redraws before the last: within 5 % of the time
 
 
 def test_datasets_lists_every_kind_and_refuses_an_unknown_download(capsys, tmp_path):

@@ -170,7 +170,7 @@ def test_live_plot_rewrites_a_png_each_epoch(tmp_path):
     model = torch.nn.Linear(5, 3)
     fit(model, batches, TrainConfig(epochs=2, lr=0.1, schedule="constant", warmup=0, device="cpu",
                                     precision="fp32"), test_loader=batches,
-        callbacks=[LivePlot(tmp_path / "live.png", notebook=False), Watch()])
+        callbacks=[LivePlot(tmp_path / "live.png", notebook=False, min_interval=0, max_share=None), Watch()])
     assert seen == [PNG, PNG]
     assert [p.name for p in tmp_path.iterdir()] == ["live.png"]  # no temporary file left behind
 
