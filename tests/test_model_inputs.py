@@ -139,3 +139,17 @@ def test_summary_names_the_flag_a_model_does_not_take(capsys):
     assert main(["summary", "softmax", "--width", "2"]) == 2
     assert capsys.readouterr().err == ("error: model softmax takes no --width option (it has no width setting; its "
                                        "options: none)\n")
+
+
+def test_a_model_that_fits_is_built_without_meta_device_builds():
+    """The size check of an input that fits is one real batch-1 forward: no meta build, whose first use in a process
+    imports torch's symbolic-shape machinery (sympy, about 0.9 s); the weights are the seed's, as without a check."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from divekit.models.registry import build_model; torch.manual_seed(0); "
+            "m = build_model('lenet'); torch.manual_seed(0); from divekit.models.simple import lenet; "
+            "r = lenet((1, 28, 28), 10); assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), "
+            "r.state_dict().values())) and m.training; print('sympy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
