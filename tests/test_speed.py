@@ -48,3 +48,20 @@ def test_every_fast_path_is_listed_with_what_it_does():
     assert speed.applied("lenet", "sgd", True, "cpu") == ["lenet_kernels", "sgd_step", "keep_freed_memory"]
     assert speed.applied("lenet", "sgd", False, "cpu") == []
     assert speed.applied("fastcnn", "muon", True, "cuda") == []
+
+
+def test_auto_precision_keeps_lenet_in_fp32_on_the_cpu_where_its_kernels_run(monkeypatch):
+    """With native bf16, ``auto`` is bf16 autocast, which would send LeNet down the plain layers: its fp32-only
+    kernels are faster, so a LeNet run with fast paths stays fp32 on the CPU; other models and GPUs keep bf16."""
+    import torch
+
+    from divekit.training import device as device_module
+    from divekit.training.config import TrainConfig
+
+    monkeypatch.setattr(device_module, "cpu_bf16_native", lambda: True)
+    cpu = torch.device("cpu")
+    assert device_module.run_precision(TrainConfig(model="lenet"), cpu) is None
+    assert device_module.run_precision(TrainConfig(model="lenet", fast_paths=False), cpu) == torch.bfloat16
+    assert device_module.run_precision(TrainConfig(model="fastcnn"), cpu) == torch.bfloat16
+    assert device_module.run_precision(TrainConfig(model="lenet", precision="bf16"), cpu) == torch.bfloat16
+    assert speed.fp32_only("lenet", True) and not speed.fp32_only("cnn3", True)

@@ -111,7 +111,8 @@ def add_optimisation_arguments(p: argparse.ArgumentParser) -> None:
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("run")
     g.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"),
-                   help="auto: bf16 where the hardware has it natively, else fp32 (tabular data: fp32)")
+                   help="auto: bf16 where the hardware has it natively, else fp32 (tabular data, and lenet on the CPU "
+                        "with its fp32-only fast path: fp32)")
     g.add_argument("--fast-paths", action=BOOL, default=None,
                    help="the same maths computed faster (divekit.speed: fused LeNet kernels, divekit's SGD step, "
                         "glibc keeping freed memory); --no-fast-paths trains on plain PyTorch (default: on)")

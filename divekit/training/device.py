@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from contextlib import nullcontext
+from typing import Any
 
 import torch
 
+from divekit import speed
 from divekit.errors import ConfigError
 from divekit.machine import cpu_bf16_native
 
@@ -40,6 +42,15 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     if device.type == "cpu" and dtype == torch.float16:
         raise ConfigError("--precision fp16 is for CUDA; on the CPU use bf16 or fp32")
     return dtype
+
+
+def run_precision(config: Any, device: torch.device) -> torch.dtype | None:
+    """``resolve_precision`` for a run of ``config`` (a ``TrainConfig``): ``auto`` stays fp32 on the CPU for a
+    model whose fast path computes in fp32 only (the LeNet kernels), where that path beats bf16 autocast on the
+    plain layers even with native bf16 (docs/benchmarks.md, "The book's LeNet recipe")."""
+    if config.precision == "auto" and device.type == "cpu" and speed.fp32_only(config.model, config.fast_paths):
+        return None
+    return resolve_precision(config.precision, device)
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None):

@@ -27,7 +27,7 @@ from divekit import speed
 from divekit.errors import ConfigError, DataError
 from divekit.training import distributed
 from divekit.training.config import TrainConfig, ensure_config
-from divekit.training.device import autocast, resolve_device, resolve_precision
+from divekit.training.device import autocast, resolve_device, run_precision
 from divekit.training.evaluate import evaluate
 from divekit.training.guard import NonFiniteGuard, TrainingDiverged
 from divekit.training.optimizers import build_optimizer
@@ -105,7 +105,7 @@ def fit(model: torch.nn.Module, train_loader: Any, config: TrainConfig | None = 
     steps_per_epoch = len(train_loader)
     check_trainable(model, steps_per_epoch)
     device = resolve_device(config.device) if state is None else state.device
-    dtype = resolve_precision(config.precision, device)
+    dtype = run_precision(config, device)
     if device.type == "cpu" and config.fast_paths:
         speed.keep_freed_memory()  # the step's buffers stay mapped from one step to the next (no page faults)
     loss_fn = loss_fn or default_loss(config)

@@ -20,7 +20,7 @@ from divekit.models.registry import MODELS, build_model, list_models
 from divekit.report.rundata import Predictions
 from divekit.training import distributed
 from divekit.training.config import TrainConfig
-from divekit.training.device import resolve_device, resolve_precision
+from divekit.training.device import resolve_device, run_precision
 from divekit.training.evaluate import evaluate, predict_probabilities
 from divekit.training.rundir import load_weights
 from divekit.training.state import Loaders, State
@@ -148,7 +148,7 @@ class FinishedImages:
 
     @property
     def dtype(self) -> torch.dtype | None:
-        return resolve_precision(self.config.precision, next(self.model.parameters()).device)
+        return run_precision(self.config, next(self.model.parameters()).device)
 
     @property
     def classes(self) -> list[str]:

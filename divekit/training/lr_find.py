@@ -29,7 +29,7 @@ import torch
 
 from divekit.errors import ConfigError
 from divekit.training.config import TrainConfig
-from divekit.training.device import autocast, resolve_device, resolve_precision, set_threads
+from divekit.training.device import autocast, resolve_device, run_precision, set_threads
 from divekit.training.fit import default_loss
 from divekit.training.optimizers import build_optimizer
 from divekit.training.run import seed_everything, split
@@ -154,7 +154,7 @@ def sweep(config: TrainConfig, start_lr: float = 1e-7, end_lr: float = 10.0, ste
     opt = build_optimizer(config.opt, model, start_lr, config.momentum, config.nesterov, config.weight_decay,
                           tuple(config.betas), config.eps, fast=config.fast_paths)
     loss_fn = prepared.loss_fn or default_loss(config)
-    dtype = resolve_precision(config.precision, device)
+    dtype = run_precision(config, device)
     scaler = torch.amp.GradScaler(device.type) if dtype == torch.float16 else None
     rates, lrs, losses = exp_rates(start_lr, end_lr, steps), [], []
     best, avg = math.inf, 0.0
