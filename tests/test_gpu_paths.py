@@ -12,7 +12,7 @@ from divekit.training.device import resolve_precision
 
 def test_fp16_with_grad_scaler_learns():
     """On a GPU, fp16 autocast trains through GradScaler (scale, unscale, step, update); CPU autocast also
-    takes fp16, so the same code runs here with ``resolve_precision`` answering fp16."""
+    takes fp16, so the same code runs here with ``run_precision`` answering fp16."""
     torch.manual_seed(0)
     x = (torch.rand(512, 1, 8, 8) * 255).to(torch.uint8)
     y = (x.float().mean((1, 2, 3)) > 127).long()
@@ -27,7 +27,7 @@ def test_fp16_with_grad_scaler_learns():
 
     config = TrainConfig(epochs=3, lr=0.1, schedule="constant", warmup=0, label_smoothing=0, weight_decay=0,
                          test_every=0)
-    with mock.patch.object(fit_module, "resolve_precision", lambda p, d: torch.float16), \
+    with mock.patch.object(fit_module, "run_precision", lambda c, d: torch.float16), \
             mock.patch.object(torch.amp, "GradScaler", Spy):
         state = fit_module.fit(model, loader, config)
     losses = [row["train_loss"] for row in state.history]
