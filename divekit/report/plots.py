@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from pathlib import Path
 
 
@@ -19,6 +20,8 @@ def pyplot():
 
 
 def _in_notebook() -> bool:
+    if "IPython" not in sys.modules:  # a kernel has imported it already; importing it here costs 40 ms
+        return False
     try:
         from IPython import get_ipython  # type: ignore
 
