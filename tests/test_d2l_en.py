@@ -116,6 +116,23 @@ def test_trainer_steps_the_book_default_sgd_bit_for_bit_as_torch_optim(figures):
     assert isinstance(d2l.LeNet().configure_optimizers(), torch.optim.SGD)  # what the book's method returns
 
 
+def test_trainer_calls_a_configure_optimizers_put_on_module_with_add_to_class(monkeypatch, figures):
+    book_method = d2l.Module.configure_optimizers
+    monkeypatch.setattr(d2l.Module, "configure_optimizers", book_method)  # restored after the test
+
+    @d2l.add_to_class(d2l.Module)
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.lr)
+
+    torch.manual_seed(0)
+    data = _Blobs()
+    model = d2l.LeNet(lr=0.01, num_classes=2)
+    model.apply_init([next(iter(data.get_dataloader(True)))[0]], d2l.init_cnn)
+    trainer = d2l.Trainer(max_epochs=1)
+    trainer.fit(model, data)
+    assert isinstance(trainer.optim, torch.optim.Adam)
+
+
 def test_num_gpus_is_honoured_up_to_the_gpus_there_are():
     trainer = d2l.Trainer(max_epochs=1, num_gpus=1)
     assert len(trainer.gpus) == min(1, d2l.num_gpus())

@@ -161,6 +161,10 @@ class Module(nn.Module, HyperParameters):
             self.net.apply(init)
 
 
+# the book's method itself: one a reader puts on Module with add_to_class is theirs, and is called
+_BOOK_CONFIGURE_OPTIMIZERS = Module.configure_optimizers
+
+
 class TensorBatches:
     """Minibatches ``[t[idx] for t in tensors]`` of in-memory tensors, reshuffled on every pass when ``shuffle``
     (the order follows ``torch.manual_seed``, as a ``DataLoader``'s does)."""
@@ -250,7 +254,7 @@ class Trainer(HyperParameters):
     def _optimizer_for(model):
         """``model.configure_optimizers()``; when ``model`` keeps the book's (``torch.optim.SGD`` over all its
         parameters at ``model.lr``), the same SGD as divekit's ``speed.sgd.SGD``: equal updates, faster start."""
-        if type(model).configure_optimizers is Module.configure_optimizers:
+        if type(model).configure_optimizers is _BOOK_CONFIGURE_OPTIMIZERS:
             return FastSGD(model.parameters(), lr=model.lr)
         return model.configure_optimizers()
 
