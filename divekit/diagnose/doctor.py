@@ -169,7 +169,7 @@ def check_bf16(info: dict[str, Any]) -> Finding:
                        {"native": False})
     native = [f for f in BF16_FLAGS if f in flags]
     if native:
-        return Finding("cpu bf16", "ok", f"native ({', '.join(native)}): --precision auto trains in bf16",
+        return Finding("cpu bf16", "ok", f"native ({', '.join(native)}): --precision auto trains in bf16 (lenet: fp32)",
                        {"native": True})
     return Finding("cpu bf16", "info", f"emulated (no {' or '.join(BF16_FLAGS)}): --precision auto trains in fp32, "
                                        f"as bf16 would be slower here", {"native": False})
