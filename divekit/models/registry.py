@@ -88,23 +88,22 @@ def _build_image_model(entry: ModelEntry, shape: tuple[int, ...], num_classes: i
     drawn, no statistic updated). Only when that fails do meta-device builds explain the failure: the first
     meta build of a process imports torch's symbolic-shape machinery (0.9 s on 2 cores, a tenth of the default
     run), while this check costs a batch-1 forward. A model with lazy layers is checked on the meta device
-    first, as materialising its layers here would draw its random initial weights early."""
+    instead, as materialising its layers here would draw its random initial weights early."""
     import torch
     from torch import nn
 
+    explain = (entry.name, entry.build, shape, num_classes, options, entry.suggested_side)
     try:
         model = entry.build(shape, num_classes, **options)
-    except RuntimeError as e:  # a builder that measures its layers (flat_features) fails on a too-small input
-        check_input_size(entry.name, entry.build, shape, num_classes, options, entry.suggested_side)
-        raise e from None  # not a size the meta builds could name: the builder's own error
-    if any(nn.parameter.is_lazy(p) for p in model.parameters()):
-        check_input_size(entry.name, entry.build, shape, num_classes, options, entry.suggested_side)
-        return model
-    was_training = model.training
-    try:
-        with torch.no_grad():
-            model.eval()(torch.zeros(1, *shape))
-    except RuntimeError as e:
-        check_input_size(entry.name, entry.build, shape, num_classes, options, entry.suggested_side)
-        raise e from None
-    return model.train(was_training)
+        lazy = any(nn.parameter.is_lazy(p) for p in model.parameters())
+        if not lazy:
+            was_training = model.training
+            with torch.no_grad():
+                model.eval()(torch.zeros(1, *shape))
+            model.train(was_training)
+    except RuntimeError as e:  # too small an input (a builder that measures its layers fails while building)
+        check_input_size(*explain)  # a ConfigError naming the smallest size, when the size is the cause
+        raise e from None  # else the model's own error
+    if lazy:
+        check_input_size(*explain)
+    return model
