@@ -141,15 +141,21 @@ def test_summary_names_the_flag_a_model_does_not_take(capsys):
                                        "options: none)\n")
 
 
-def test_a_model_that_fits_is_built_without_meta_device_builds():
-    """The size check of an input that fits is one real batch-1 forward: no meta build, whose first use in a process
-    imports torch's symbolic-shape machinery (sympy, about 0.9 s); the weights are the seed's, as without a check."""
+@pytest.mark.parametrize("name, side, builder, options", [("lenet", 28, "simple.lenet", ""),
+                                                          ("alexnet", 96, "zoo.alexnet", ", width=0.25"),
+                                                          ("vgg11", 64, "zoo.vgg11", ", width=0.25")])
+def test_a_model_that_fits_is_built_without_meta_device_forwards(name, side, builder, options):
+    """The size check of an input that fits is one real batch-1 forward, and AlexNet's and VGG's dense heads are
+    sized from their layers' settings: no meta-device forward, whose first use in a process imports torch's
+    symbolic-shape machinery (sympy, about 0.9 s); the weights are the seed's, as without a check."""
     import subprocess
     import sys
 
-    code = ("import sys, torch; from divekit.models.registry import build_model; torch.manual_seed(0); "
-            "m = build_model('lenet'); torch.manual_seed(0); from divekit.models.simple import lenet; "
-            "r = lenet((1, 28, 28), 10); assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), "
-            "r.state_dict().values())) and m.training; print('sympy' in sys.modules)")
+    module, fn = builder.split(".")
+    code = (f"import sys, torch; from divekit.models.registry import build_model; torch.manual_seed(0); "
+            f"m = build_model({name!r}, (1, {side}, {side}){options}); torch.manual_seed(0); "
+            f"from divekit.models.{module} import {fn}; r = {fn}((1, {side}, {side}), 10{options}); "
+            "assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), r.state_dict().values())) "
+            "and m.training; print('sympy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

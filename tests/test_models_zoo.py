@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from divekit.errors import ConfigError
@@ -22,7 +24,7 @@ from divekit.models.blocks import (
     transition_block,
     vgg_block,
 )
-from divekit.models.zoo import SUGGESTED, vgg
+from divekit.models.zoo import SUGGESTED, _feature_shape, vgg
 
 ZOO = ["alexnet", "vgg11", "nin", "googlenet", "resnet18", "resnet34", "densenet"]
 
@@ -239,3 +241,40 @@ def test_bad_options(options, match):
 def test_bad_in_shape():
     with pytest.raises(ConfigError, match=r"model resnet18 cannot take inputs of shape \(28, 28\).*\(channels, height"):
         build_model("resnet18", (28, 28), 10)
+
+
+# ---- the dense head's input size, worked out from the layers' settings ----
+
+@settings(max_examples=300, deadline=None)
+@given(side=st.integers(1, 40), kernel=st.integers(1, 7), stride=st.integers(1, 4), padding=st.integers(0, 3),
+       dilation=st.integers(1, 2), pool=st.booleans(), ceil_mode=st.booleans())
+def test_window_arithmetic_matches_torch(side, kernel, stride, padding, dilation, pool, ceil_mode):
+    """Conv and max-pool output sides, ceil mode included, equal torch's on real tensors; where torch refuses
+    the input, the walk raises RuntimeError too."""
+    if pool:
+        layer = nn.MaxPool2d(kernel, stride, min(padding, kernel // 2), dilation, ceil_mode=ceil_mode)
+    else:
+        layer = nn.Conv2d(2, 3, kernel, stride, padding, dilation)
+    try:
+        expected = tuple(layer(torch.zeros(1, 2, side, side + 1)).shape[1:])
+    except RuntimeError:
+        with pytest.raises(RuntimeError):
+            _feature_shape(layer, (2, side, side + 1))
+        return
+    assert _feature_shape(layer, (2, side, side + 1)) == expected
+
+
+@pytest.mark.parametrize("name, side", [("alexnet", 65), ("alexnet", 96), ("alexnet", 224), ("vgg11", 32),
+                                        ("vgg11", 64), ("vgg11", 100)])
+def test_dense_head_is_sized_without_meta_forward(name, side):
+    """AlexNet's and VGG's first dense layer takes exactly what their features give, sized from the layers'
+    settings: a real forward pass runs, and no meta-device forward was needed to build the model."""
+    model = build_model(name, (1, side, side), 10, width=0.125)
+    features = nn.Sequential(*[m for m in model if not isinstance(m, nn.Linear | nn.Dropout)][:-2])
+    flat = features.eval()(torch.zeros(1, 1, side, side)).shape[1]
+    assert flat == next(m for m in model if isinstance(m, nn.Linear)).in_features
+    assert _feature_shape(features, (1, side, side)) == (flat,)
+
+
+def test_unknown_layers_fall_back_to_the_meta_device():
+    assert _feature_shape(nn.Sequential(nn.Conv2d(1, 2, 3), nn.LocalResponseNorm(2)), (1, 8, 8)) is None

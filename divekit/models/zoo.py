@@ -58,12 +58,55 @@ def _choice(name: str, option: str, value, allowed: Sequence) -> None:
         raise ConfigError(f"{name}: {option} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
 
 
+# layers that keep the shape of what they are given
+_SHAPE_KEEPING = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.Dropout, nn.BatchNorm2d, nn.Identity)
+
+
+def _window_out(side: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool) -> int:
+    """Output side of a conv or pool window over ``side`` pixels (torch's formula, ceil mode included)."""
+    span = side + 2 * padding - dilation * (kernel - 1) - 1
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= side + padding:  # the last window must start inside the image
+        out -= 1
+    return out
+
+
+def _pair(v) -> tuple[int, int]:
+    return tuple(v) if isinstance(v, tuple | list) else (v, v)
+
+
+def _feature_shape(m: nn.Module, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The shape one image of ``shape`` has after ``m``, worked out from the layers' settings; ``None`` for a
+    layer this walk does not know. Raises ``RuntimeError`` (as torch would) when a side shrinks below one."""
+    if type(m) is nn.Sequential:
+        for child in m:
+            if (shape := _feature_shape(child, shape)) is None:
+                return None
+        return shape
+    if isinstance(m, _SHAPE_KEEPING):
+        return shape
+    if type(m) is nn.Flatten and m.start_dim == 1 and m.end_dim == -1:
+        return (torch.Size(shape).numel(),)
+    if type(m) in (nn.Conv2d, nn.MaxPool2d) and len(shape) == 3 and not isinstance(m.padding, str):
+        conv = type(m) is nn.Conv2d
+        sides = tuple(_window_out(n, k, s, p, d, not conv and m.ceil_mode) for n, k, s, p, d in zip(
+            shape[1:], _pair(m.kernel_size), _pair(m.stride), _pair(m.padding), _pair(m.dilation), strict=True))
+        if min(sides) < 1:
+            raise RuntimeError(f"input of {shape[1]}×{shape[2]} px is too small for {m}")
+        return (m.out_channels if conv else shape[0], *sides)
+    return None
+
+
 def _flat_size(make: Callable[[], nn.Module], in_shape: tuple[int, ...]) -> int:
-    """Features ``make()`` (in eval mode, ending in ``Flatten``) gives one ``in_shape`` image, worked out on the
-    meta device (no compute). An image too small for its strides and pools raises torch's ``RuntimeError``,
-    which ``build_model``'s size check turns into a message with the smallest size that fits."""
-    with torch.device("meta"):
-        return make().eval()(torch.empty(1, *in_shape)).shape[1]
+    """Features ``make()`` (ending in ``Flatten``) give one ``in_shape`` image: worked out from the layers'
+    settings (a meta-device build would import torch's symbolic-shape code, about 1 s, on a model's every
+    first build in a process), or on the meta device for layers that walk does not know. An image too small
+    for the strides and pools raises ``RuntimeError``, which ``build_model``'s size check turns into a message
+    with the smallest size that fits."""
+    with torch.device("meta"):  # no weights drawn: the random stream stays the model's own
+        features = make()
+        shape = _feature_shape(features, tuple(in_shape))
+        return shape[0] if shape is not None else features.eval()(torch.empty(1, *in_shape)).shape[1]
 
 
 def _dense_head(flat: int, hidden: int, num_classes: int, dropout: float) -> list[nn.Module]:
