@@ -293,3 +293,22 @@ def test_local_candidates_follow_the_shared_layout(monkeypatch, tmp_path):
     paths = hub.local_candidates("aclImdb")
     assert paths[0] == tmp_path / "aclImdb" / "aclImdb_train_test.tar.gz"
     assert hub.local_candidates("glove.6b.50d")[0] == tmp_path / "glove" / "glove.6B.50d.top100k.txt.gz"
+
+
+def test_one_epoch_animator_draws_without_a_singular_limits_warning(tmp_path, monkeypatch):
+    """The book's ``xlim=[1, num_epochs]`` with one epoch is a zero-width range: the axis fits the data instead of
+    matplotlib warning (and widening it) on every redraw; the en ``ProgressBoard`` likewise."""
+    import warnings
+
+    monkeypatch.setenv("DIVEKIT_FIGURES", str(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        animator = d2l.Animator(xlabel="epoch", xlim=[1, 1], legend=["train loss"])
+        animator.add(1, (0.5,))
+        animator.close()
+        d2l.plot([1], [[0.5]], xlim=[1, 1], ylim=[0.5, 0.5])
+        board = d2l.ProgressBoard(xlabel="epoch", xlim=[0, 0])
+        board.draw(0, 0.5, "loss")
+        board.live.flush()
+    assert animator.axes[0].get_xlim()[0] < 1 < animator.axes[0].get_xlim()[1]
+    assert board.axes.get_xlim()[0] < 0 < board.axes.get_xlim()[1]

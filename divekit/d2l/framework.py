@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from divekit.d2l.live import LiveFigure, new_figure
-from divekit.d2l.plotting import print_point, use_svg_display
+from divekit.d2l.plotting import print_point, usable_limits, use_svg_display
 from divekit.d2l.text import grad_clipping
 from divekit.d2l.utils import gpu
 from divekit.d2l.utils import num_gpus as gpu_count
@@ -97,9 +97,9 @@ class ProgressBoard(HyperParameters):
         axes.cla()
         lines = [axes.plot([p.x for p in v], [p.y for p in v], linestyle=ls, color=color)[0]
                  for v, ls, color in zip(self.data.values(), self.ls, self.colors, strict=False)]
-        if self.xlim:
+        if usable_limits(self.xlim):
             axes.set_xlim(self.xlim)
-        if self.ylim:
+        if usable_limits(self.ylim):
             axes.set_ylim(self.ylim)
         axes.set_xlabel(self.xlabel or "x")
         axes.set_ylabel(self.ylabel)

@@ -35,14 +35,20 @@ def set_figsize(figsize=(3.5, 2.5)) -> None:
     plt.rcParams["figure.figsize"] = figsize
 
 
+def usable_limits(lim):
+    """``lim`` as axis limits, or ``None`` (fit the data) for a range of zero width: a one-epoch run's
+    ``xlim=[1, num_epochs]`` would make matplotlib warn and widen it on every redraw."""
+    return None if lim is not None and len(lim) == 2 and lim[0] == lim[1] else lim
+
+
 def set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend) -> None:
     """Apply labels, limits, scales, legend and a grid to ``axes``."""
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     axes.set_xscale(xscale)
     axes.set_yscale(yscale)
-    axes.set_xlim(xlim)
-    axes.set_ylim(ylim)
+    axes.set_xlim(usable_limits(xlim))
+    axes.set_ylim(usable_limits(ylim))
     if legend:
         axes.legend(legend)
     axes.grid()
