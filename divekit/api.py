@@ -269,8 +269,8 @@ class Run:
         return self.open(device, data_dir, "evaluate").evaluate()
 
     def predict(self, inputs: Any = None, data_dir: str | None = None, device: str = "auto") -> PredictionTable:
-        """Predictions of the saved model: on the test set in its stored order, or on ``inputs`` (texts for a
-        text run, a CSV for a tabular run)."""
+        """Predictions of the saved model: on the test set in its stored order, or on ``inputs`` (image files or
+        folders, one path or a list, for an image run; texts for a text run; a CSV for a tabular run)."""
         return self.open(device, data_dir, "predict with").predict(inputs)
 
     def write_predictions(self, out: str | Path | None = None, inputs: Any = None, data_dir: str | None = None,

@@ -121,6 +121,16 @@ def test_an_idx_run_predicts_on_image_files_as_on_its_own_test_set(tmp_path):
     table = run.predict(tmp_path / "new" / "7.png")
     assert (table.rows[0][1], table.rows[0][2]) == (own[7][2], own[7][3])
     assert [r[0] for r in run.predict(tmp_path / "new").rows] == ["0.png", "7.png"]
+    # several files and folders at once, as a shell glob gives them: in the order given, each named as given
+    (tmp_path / "more").mkdir()
+    Image.fromarray(images[3]).save(tmp_path / "more" / "3.png")
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(run.path), str(tmp_path / "new" / "7.png"), str(tmp_path / "more"),
+                 str(tmp_path / "new" / "0.png"), "--out", str(out)]) == 0
+    rows = list(csv.reader(out.open()))[1:]
+    assert [r[0] for r in rows] == [str(tmp_path / "new" / "7.png"), str(tmp_path / "more" / "3.png"),
+                                    str(tmp_path / "new" / "0.png")]
+    assert [(r[1], r[2]) for r in rows] == [(own[i][2], own[i][3]) for i in (7, 3, 0)]
 
 
 def test_a_bad_file_stops_the_command_with_one_line(tmp_path, capsys):

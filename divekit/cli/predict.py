@@ -7,7 +7,7 @@ import argparse
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run directory (or its name under --runs-dir)")
-    p.add_argument("images", nargs="?", help="an image file, or a folder of them (searched recursively), to predict "
+    p.add_argument("images", nargs="*", help="image files, or folders of them (searched recursively), to predict "
                                              "on with an image run: preprocessed exactly as the run's images")
     p.add_argument("--runs-dir", default="runs")
     p.add_argument("--out", default=None, help="CSV file to write (default: RUN/predictions.csv)")
@@ -34,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
         if value and run.kind != fits:
             raise ConfigError(f"{flag} is for {fits} runs; {args.run} is a {run.kind} run")
     if args.images and run.kind not in ("image", "image-folder"):
-        raise ConfigError(f"{args.images}: image files are predicted on by image runs; {args.run} is a {run.kind} "
-                          f"run")
+        raise ConfigError(f"{args.images[0]}: image files are predicted on by image runs; {args.run} is a "
+                          f"{run.kind} run")
     if args.text_column and not args.text_file:
         raise ConfigError("--text-column names the column of a --text-file CSV; give --text-file too")
     texts = args.text
@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
 
         column = args.text_column or run.config.data_options.get("text_column")
         texts = [*(texts or []), *read_texts(args.text_file, column)]
-    inputs = args.images or texts or args.test_csv
+    images = args.images[0] if len(args.images) == 1 else args.images  # one folder: names relative to it
+    inputs = images or texts or args.test_csv
     if args.text and not args.text_file and not args.out:  # a few texts: answered on the terminal
         for text, name, probability, *_ in run.predict(args.text, args.data_dir, args.device).rows:
             print(f"{name}\t{probability}\t{text}")

@@ -21,6 +21,7 @@ import hashlib
 import os
 import re
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -235,15 +236,30 @@ def bad_line(bad: list[Bad], root: Path, more_hint: str = "") -> str:
             f"the run directory{more_hint}")
 
 
-def input_files(path: str | os.PathLike) -> tuple[list[str], list[str]]:
-    """The image files to predict on: ``path`` itself, or every file under the folder ``path`` (recursively,
-    sorted, hidden files left out). Returns ``(names as shown in the predictions, paths)``; the names are
-    relative to the folder.
+def input_files(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> tuple[list[str], list[str]]:
+    """The image files to predict on: each path of ``paths`` that is a file, and every file under each that is a
+    folder (recursively, sorted, hidden files left out), in the order given. Returns ``(names as shown in the
+    predictions, paths)``: a file's name is its path as given; a folder's files are named relative to it when it
+    is the only path given, else as the folder's path joined with that.
 
     Raises:
-        DataError: ``path`` does not exist, the folder has no files, or a file is unusable (symlink leading
-            outside the folder, odd name …), one line naming it.
+        DataError: no path given, a path does not exist, a folder has no files, or a file is unusable (symlink
+            leading outside the folder, odd name …), one line naming it.
     """
+    many = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    if not many:
+        raise DataError("no image files or folders given to predict on")
+    names: list[str] = []
+    files: list[str] = []
+    for path in many:
+        rel, found = _input_files(path)
+        names += rel if len(many) == 1 or Path(path).is_file() else [os.path.join(os.fspath(path), r) for r in rel]
+        files += found
+    return names, files
+
+
+def _input_files(path: str | os.PathLike) -> tuple[list[str], list[str]]:
+    """``input_files`` for one path: names relative to a folder, a file's path as given."""
     root = Path(path)
     if root.is_file():
         return [os.fspath(path)], [os.fspath(root)]

@@ -165,7 +165,8 @@ class FinishedImages:
 
     def predict(self, inputs: Any = None) -> PredictionTable:
         """One row per test image, in the dataset's stored order; or per image file of ``inputs`` (a file or a
-        folder, searched recursively), decoded and normalised exactly as the run's own images."""
+        folder, searched recursively, or a list of such), decoded and normalised exactly as the run's own
+        images."""
         if inputs is not None:
             return self.predict_files(inputs)
         probs = self.probabilities()
@@ -180,7 +181,7 @@ class FinishedImages:
         return PredictionTable(["index", "label", "class", "probability", "true_label"], rows,
                                f"accuracy {acc:.4f}")
 
-    def predict_files(self, inputs: str | Path) -> PredictionTable:
+    def predict_files(self, inputs: str | Path | list[str | Path]) -> PredictionTable:
         from divekit.data.decode import decode_files
         from divekit.data.folders import input_files
 
@@ -190,8 +191,9 @@ class FinishedImages:
         ds = ImageDataset(pixels, torch.zeros(len(pixels), dtype=torch.int64), self.test_set.classes, "inputs",
                           "inputs", self.test_set.mean, self.test_set.std)
         loader = eval_loader(ds, self.config, self.loader.device, self.loader.channels_last)
+        where = inputs if isinstance(inputs, str | Path) else ", ".join(map(str, inputs))
         return prediction_table(self.probabilities(loader), self.classes, names, None,
-                                f"{len(names)} image{'s' if len(names) != 1 else ''} of {inputs}")
+                                f"{len(names)} image{'s' if len(names) != 1 else ''} of {where}")
 
     def report_predictions(self) -> Predictions:
         probs = self.probabilities()
