@@ -63,10 +63,22 @@ def test_quoted_fields_and_blank_lines_are_fine(tmp_path):
 
 def test_target_errors(tmp_path):
     t = read_csv(write(tmp_path / "t.csv", "a,y\n1,2.5\n3,cheap\n"))
-    with pytest.raises(DataError, match=r"line 3: target column 'y' must be a number, found 'cheap'"):
+    with pytest.raises(DataError, match=r"line 3: target column 'y' must be a number, found 'cheap' \(a table's "
+                                        r"target is a number to predict\)$"):
         target_values(t, "y")
     with pytest.raises(DataError, match=r"target column 'price' not found; the columns are a, y"):
         target_values(t, "price")
+
+
+def test_a_text_column_with_word_labels_points_to_the_text_options(tmp_path, capsys):
+    """A CSV of reviews labelled pos/neg, given without --text-column, names the options that classify it."""
+    data = write(tmp_path / "reviews.csv", "id,review,sentiment\n1,a quiet moving film,pos\n2,dull and long,neg\n")
+    assert main(["train", "--data", str(data), "--runs-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: {data}, line 2: target column 'sentiment' must be a number, found 'pos'; to classify "
+                   f"texts by this column, name the column holding them: --text-column review --label-column "
+                   f"sentiment")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
 # --- the transform ---------------------------------------------------------------------------------------

@@ -137,9 +137,22 @@ def target_values(table: Table, target: str) -> np.ndarray:
         x = parse_number(row[i])
         if x is None or math.isnan(x):
             raise DataError(f"{table.path}, line {line}: target column {target!r} must be a number, "
-                            f"found {row[i]!r}")
+                            f"found {row[i]!r}{_text_hint(table, i)}")
         y[r] = x
     return y
+
+
+def _text_hint(table: Table, target: int) -> str:
+    """Where another column holds sentences, how to classify them instead: a table's target is a number."""
+    def wordy(j: int) -> float:  # share of the first rows whose value has a space in it
+        values = [row[j].strip() for row in table.rows[:200]]
+        return sum(" " in v for v in values) / max(1, len(values))
+
+    texts = [j for j in range(len(table.header)) if j != target and wordy(j) >= 0.5]
+    if not texts:
+        return " (a table's target is a number to predict)"
+    return (f"; to classify texts by this column, name the column holding them: --text-column "
+            f"{table.header[texts[0]]} --label-column {table.header[target]}")
 
 
 @dataclass
