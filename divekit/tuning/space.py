@@ -125,6 +125,15 @@ def parse_param(text: str, source: str = "--param") -> Param:
     return parse_spec(name, spec.strip(), f"{source} {text}")
 
 
+def _kind_example(name: str, spec: str) -> str:
+    """``spec``'s own ends with the kinds that fit them: ``int:2..6`` for whole numbers, else ``log:``/``float:``."""
+    low, _, high = spec.partition("..")
+    low, high = low.split(":")[-1], high.split(":")[0]
+    if all(end.strip().lstrip("-").isdigit() for end in (low, high)):
+        return f"{name}=int:{low}..{high}"
+    return f"{name}=log:{low}..{high} or {name}=float:{low}..{high}"
+
+
 def parse_spec(name: str, spec: Any, source: str) -> Param:
     """One parameter from its spec: a ``KIND:LOW..HIGH[:STEP]`` string, a comma-separated string, or a list."""
     if isinstance(spec, list):
@@ -139,6 +148,9 @@ def parse_spec(name: str, spec: Any, source: str) -> Param:
             raise ConfigError(f"{source}: expected {kind}:LOW..HIGH, e.g. {kind}:1e-3..1")
         param = Param(name, kind, _number(low, source), _number(high, source),
                       _number(step, source) if step else None)
+    elif ".." in spec:  # a range without its kind, or with the kind last: lr=1e-3..1, lr=1e-3..1:log
+        raise ConfigError(f"{source}: a range starts with its kind: {' or '.join(k + ':LOW..HIGH' for k in KINDS[:3])}"
+                          f", e.g. {_kind_example(name, spec)}")
     else:
         param = Param(name, "choice", choices=tuple(_choice(v) for v in spec.split(",")))
     check_param(param, source)
