@@ -82,6 +82,16 @@ def test_weights_that_do_not_fit_are_one_line_naming_the_layers():
         in message
 
 
+def test_image_weights_from_other_inputs_name_both_input_shapes(pretrained):
+    """From a run on 28×28 grey images to 3×32×32 colour ones: the first layer cannot fit, and the line says the
+    inputs differ and how image folders are decoded at the run's size."""
+    model = build_model("mlp", (3, 32, 32), 10, hidden=(32, 16))
+    with pytest.raises(CheckpointError) as e:
+        load_pretrained(model, read_pretrained(str(pretrained)), FASHION, "mlp", [3, 32, 32])
+    assert str(e.value).endswith("; that run learned from 1×28×28 inputs, this data gives 3×32×32 (--image-size 28 "
+                                 "decodes image folders at 28×28)")
+
+
 def test_pth_files_load_safely(tmp_path):
     weights = {f"module.{k}": v for k, v in mlp().state_dict().items()}  # as DistributedDataParallel saves
     torch.save({"state_dict": weights}, tmp_path / "w.pth")

@@ -39,6 +39,7 @@ class Pretrained:
     path: Path
     model: str | None = None
     classes: list[str] | None = None
+    in_shape: list[int] | None = None
 
 
 def read_pretrained(source: str) -> Pretrained:
@@ -65,8 +66,9 @@ def _read_run(run_dir: Path) -> Pretrained:
     config, meta = read_config(run_dir)
     tensors = read_weights(weights)
     check_finite(tensors, weights)
-    classes = meta.get("classes")
-    return Pretrained(tensors, weights.resolve(), config.model, list(classes) if isinstance(classes, list) else None)
+    classes, in_shape = meta.get("classes"), meta.get("in_shape")
+    return Pretrained(tensors, weights.resolve(), config.model, list(classes) if isinstance(classes, list) else None,
+                      list(in_shape) if isinstance(in_shape, list) else None)
 
 
 def _read_torch(path: Path) -> dict[str, torch.Tensor]:
@@ -101,9 +103,11 @@ def output_layer(model: nn.Module, num_classes: int) -> tuple[str, nn.Module]:
                       f"{num_classes} outputs), so it cannot be fine-tuned from other weights")
 
 
-def load_pretrained(model: nn.Module, pretrained: Pretrained, classes: list[str], model_name: str) -> dict[str, Any]:
-    """Copy ``pretrained`` into ``model`` (built for ``classes``), the output layer kept fresh when the classes
-    differ; what was done, for the run's config.json. ``CheckpointError`` naming the tensors that do not fit."""
+def load_pretrained(model: nn.Module, pretrained: Pretrained, classes: list[str], model_name: str,
+                    in_shape: list[int] | None = None) -> dict[str, Any]:
+    """Copy ``pretrained`` into ``model`` (built for ``classes`` and inputs of ``in_shape``), the output layer kept
+    fresh when the classes differ; what was done, for the run's config.json. ``CheckpointError`` naming the
+    tensors that do not fit (and, from an image run, the two input shapes when they differ)."""
     head, _ = output_layer(model, len(classes))
     head_keys = {k for k in model.state_dict() if k.startswith(f"{head}.")}
     expected = model.state_dict()
@@ -117,7 +121,7 @@ def load_pretrained(model: nn.Module, pretrained: Pretrained, classes: list[str]
                                                          for k, v in body_saved.items()):
         source = f" (model {pretrained.model})" if pretrained.model and pretrained.model != model_name else ""
         raise CheckpointError(f"--init {pretrained.path}{source}: weights do not fit {model_name}: "
-                              f"{misfit(body_expected, body_saved)}")
+                              f"{misfit(body_expected, body_saved)}{_input_hint(pretrained.in_shape, in_shape)}")
     chosen = {**body_saved, **({k: saved[k] for k in head_keys} if same_head else {})}
     model.load_state_dict(chosen, strict=False)
     replaced = [] if same_head else sorted(head_keys)
@@ -125,6 +129,18 @@ def load_pretrained(model: nn.Module, pretrained: Pretrained, classes: list[str]
         print(f"--init: {len(body_saved)} tensors loaded from {pretrained.path}; output layer {head!r} starts afresh "
               f"for the {len(classes)} classes of this data", flush=True)
     return {"source": str(pretrained.path), "loaded": len(chosen), "output_layer": head, "replaced": replaced}
+
+
+def _input_hint(saved: list[int] | None, here: list[int] | None) -> str:
+    """Why image weights may not fit: the run learned from other inputs (channels, or a size a dense layer
+    depends on), and what makes this data's images match."""
+    if not saved or not here or list(saved) == list(here) or len(saved) != 3 or len(here) != 3:
+        return ""
+    hint = f"; that run learned from {'×'.join(map(str, saved))} inputs, this data gives {'×'.join(map(str, here))}"
+    if saved[1:] != here[1:]:
+        hint += f" (--image-size {saved[1]} decodes image folders at {saved[1]}×{saved[2]})" if saved[1] == saved[2] \
+            else ""
+    return hint
 
 
 def layer_multipliers(model: nn.Module, ratio: float) -> dict[int, float]:
@@ -198,7 +214,8 @@ def start(config: TrainConfig, prepared: Prepared) -> FineTune | None:
     if config.task != "classification":
         raise ConfigError("--init: fine-tuning is for classification runs (image or text data)")
     classes = list(prepared.meta.get("classes") or [])
-    prepared.meta["init"] = load_pretrained(prepared.model, read_pretrained(config.init), classes, config.model)
+    prepared.meta["init"] = load_pretrained(prepared.model, read_pretrained(config.init), classes, config.model,
+                                            prepared.meta.get("in_shape"))
     tuning = FineTune(config, prepared.model, prepared.meta["init"]["output_layer"])
     if config.freeze_epochs:
         prepared.callbacks.insert(0, tuning.head_first())
