@@ -268,15 +268,20 @@ class Run:
         validation rows, else its training rows; the result's ``split`` says which)."""
         return self.open(device, data_dir, "evaluate").evaluate()
 
-    def predict(self, inputs: Any = None, data_dir: str | None = None, device: str = "auto") -> PredictionTable:
+    def predict(self, inputs: Any = None, data_dir: str | None = None, device: str = "auto",
+                skip_bad: bool = False) -> PredictionTable:
         """Predictions of the saved model: on the test set in its stored order, or on ``inputs`` (image files or
-        folders, one path or a list, for an image run; texts for a text run; a CSV for a tabular run)."""
-        return self.open(device, data_dir, "predict with").predict(inputs)
+        folders, one path or a list, for an image run; texts for a text run; a CSV for a tabular run).
+        ``skip_bad``: image files that are not usable images are left out (named on stderr) instead of stopping."""
+        if skip_bad and (inputs is None or self.kind not in ("image", "image-folder")):
+            raise ConfigError("skip_bad (--skip-bad) leaves bad files out of image files to predict on; give them")
+        finished = self.open(device, data_dir, "predict with")
+        return finished.predict_files(inputs, skip_bad=True) if skip_bad else finished.predict(inputs)
 
     def write_predictions(self, out: str | Path | None = None, inputs: Any = None, data_dir: str | None = None,
-                          device: str = "auto") -> tuple[Path, PredictionTable]:
+                          device: str = "auto", skip_bad: bool = False) -> tuple[Path, PredictionTable]:
         """``predict`` written as CSV to ``out`` (default ``RUN/predictions.csv``)."""
-        table = self.predict(inputs, data_dir, device)
+        table = self.predict(inputs, data_dir, device, skip_bad)
         return write_text(Path(out) if out else self.path / "predictions.csv", table.csv()), table
 
     def export(self, format: str = "onnx", out: str | Path | None = None, samples: int = 256,

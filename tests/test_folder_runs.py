@@ -16,6 +16,7 @@ from PIL import Image
 
 from divekit import api
 from divekit.cli import main
+from divekit.errors import DataError
 from divekit.training.tasks import kind_of
 from tests.helpers.imagefolders import colour_folder, fashion, fashion_folder
 
@@ -132,6 +133,33 @@ def test_an_idx_run_predicts_on_image_files_as_on_its_own_test_set(tmp_path):
                                     str(tmp_path / "new" / "0.png")]
     assert [(r[1], r[2]) for r in rows] == [(own[i][2], own[i][3]) for i in (7, 3, 0)]
 
+
+
+def test_predicting_on_a_folder_with_stray_files_stops_or_skips_them(tmp_path, capsys):
+    """A folder of new images with a thumbnail database and a broken file beside them: one line naming the first
+    bad file and --skip-bad; with --skip-bad, the images' predictions and the bad files named on stderr."""
+    run = api.train(data="fashion-mnist-mini", model="mlp", epochs=1, runs_dir=tmp_path / "runs", threads=1)
+    images, _, _ = fashion("test")
+    new = tmp_path / "new"
+    new.mkdir()
+    for i in (0, 7):
+        Image.fromarray(images[i]).save(new / f"{i}.png")
+    (new / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0 not an image")
+    (new / "9.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    assert main(["predict", str(run.path), str(new)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {new / '9.png'}: ") and err.endswith("(1 more file that is not an image); "
+                                                                         "--skip-bad leaves such files out")
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(run.path), str(new), "--skip-bad", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert [r[0] for r in csv.reader(out.open())][1:] == ["0.png", "7.png"]
+    assert "(2 images of" in captured.out and "; 2 skipped)" in captured.out
+    assert captured.err.startswith(f"skipped 2 files that are not images (--skip-bad), the first: {new / '9.png'}")
+    with pytest.raises(DataError, match="no usable image files to predict on"):
+        run.predict(new / "Thumbs.db", skip_bad=True)
+    assert main(["predict", str(run.path), "--skip-bad"]) == 2  # nothing to skip files of
+    assert "--skip-bad leaves bad files out of the image files" in capsys.readouterr().err
 
 def test_a_bad_file_stops_the_command_with_one_line(tmp_path, capsys):
     data = fashion_folder(tmp_path / "clothes", train_per_class=3, test_per_class=1)

@@ -9,6 +9,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run directory (or its name under --runs-dir)")
     p.add_argument("images", nargs="*", help="image files, or folders of them (searched recursively), to predict "
                                              "on with an image run: preprocessed exactly as the run's images")
+    p.add_argument("--skip-bad", action="store_true", help="leave out files among the images that are not usable "
+                                                            "images (named on stderr) instead of stopping")
     p.add_argument("--runs-dir", default="runs")
     p.add_argument("--out", default=None, help="CSV file to write (default: RUN/predictions.csv)")
     p.add_argument("--data-dir", help="where the dataset is looked for first (also when the run's data folder "
@@ -50,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         for text, name, probability, *_ in run.predict(args.text, args.data_dir, args.device).rows:
             print(f"{name}\t{probability}\t{text}")
         return 0
-    out, table = run.write_predictions(args.out, inputs, args.data_dir, args.device)
+    if args.skip_bad and not args.images:
+        raise ConfigError("--skip-bad leaves bad files out of the image files to predict on; give them after the run")
+    out, table = run.write_predictions(args.out, inputs, args.data_dir, args.device, args.skip_bad)
     print(f"wrote {len(table.rows)} predictions to {out}" + (f" ({table.note})" if table.note else ""))
     return 0

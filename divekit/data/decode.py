@@ -210,11 +210,14 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> list[Sequence[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def decode_files(paths: Sequence[str], size: tuple[int, int], channels: int) -> np.ndarray:
-    """The images at ``paths`` as ``uint8 [N, channels, H, W]`` (see ``decode``), in parallel when many.
+def decode_files(paths: Sequence[str], size: tuple[int, int], channels: int, skip_bad: bool = False
+                 ) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """The images at ``paths`` as ``uint8 [N, channels, H, W]`` (see ``decode``), in parallel when many, and the
+    ``(path, reason)`` of each file that is not a usable image: left out with ``skip_bad``, else an error.
 
     Raises:
-        DataError: a file cannot be used as an image (the first such, named, with the count of the others).
+        DataError: without ``skip_bad``, a file cannot be used as an image (the first such, named, with the count
+            of the others).
     """
     from divekit.data.folders import shown
     from divekit.errors import DataError
@@ -224,8 +227,10 @@ def decode_files(paths: Sequence[str], size: tuple[int, int], channels: int) -> 
                           "decoding images")
     reasons = [r for part, _ in results for r in part]
     bad = [(p, r) for p, r in zip(paths, reasons, strict=True) if r is not None]
-    if bad:
-        more = f" ({len(bad) - 1} more files that are not images)" if len(bad) > 1 else ""
-        raise DataError(f"{shown(bad[0][0])}: {bad[0][1]}{more}")
+    if bad and not skip_bad:
+        more = "" if len(bad) == 1 else " (1 more file that is not an image)" if len(bad) == 2 else \
+            f" ({len(bad) - 1} more files that are not images)"
+        raise DataError(f"{shown(bad[0][0])}: {bad[0][1]}{more}; --skip-bad leaves such files out")
     arrays = [a for _, a in results]
-    return np.concatenate(arrays) if arrays else np.zeros((0, channels, *size), np.uint8)
+    pixels = np.concatenate(arrays) if arrays else np.zeros((0, channels, *size), np.uint8)
+    return pixels[[r is None for r in reasons]] if bad else pixels, bad

@@ -7,6 +7,7 @@ path (``divekit.speed``) unless fast paths are off.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import torch
 from divekit import speed
 from divekit.data.images import ImageDataset, load_dataset
 from divekit.data.loader import Augment, TensorLoader
+from divekit.errors import DataError
 from divekit.models.registry import MODELS, build_model, list_models
 from divekit.report.rundata import Predictions
 from divekit.training import distributed
@@ -181,19 +183,31 @@ class FinishedImages:
         return PredictionTable(["index", "label", "class", "probability", "true_label"], rows,
                                f"accuracy {acc:.4f}")
 
-    def predict_files(self, inputs: str | Path | list[str | Path]) -> PredictionTable:
+    def predict_files(self, inputs: str | Path | list[str | Path], skip_bad: bool = False) -> PredictionTable:
+        """Predictions for the image files of ``inputs`` (see ``predict``); ``skip_bad``: leave out files that are
+        not usable images, counted in the table's note and named on stderr, instead of stopping at the first."""
         from divekit.data.decode import decode_files
-        from divekit.data.folders import input_files
+        from divekit.data.folders import input_files, shown
 
         names, paths = input_files(inputs)
         c, h, w = self.test_set.shape
-        pixels = torch.from_numpy(decode_files(paths, (h, w), c))
-        ds = ImageDataset(pixels, torch.zeros(len(pixels), dtype=torch.int64), self.test_set.classes, "inputs",
-                          "inputs", self.test_set.mean, self.test_set.std)
+        pixels, bad = decode_files(paths, (h, w), c, skip_bad)
+        if bad:
+            skipped = {p for p, _ in bad}
+            names = [n for n, p in zip(names, paths, strict=True) if p not in skipped]
+            which = "1 file that is not an image" if len(bad) == 1 else f"{len(bad)} files that are not images"
+            print(f"skipped {which} (--skip-bad){'' if len(bad) == 1 else ', the first'}: {shown(bad[0][0])} "
+                  f"({bad[0][1]})", file=sys.stderr)
+        if not names:
+            raise DataError(f"{inputs if isinstance(inputs, str | Path) else inputs[0]}: no usable image files to "
+                            f"predict on")
+        ds = ImageDataset(torch.from_numpy(pixels), torch.zeros(len(pixels), dtype=torch.int64),
+                          self.test_set.classes, "inputs", "inputs", self.test_set.mean, self.test_set.std)
         loader = eval_loader(ds, self.config, self.loader.device, self.loader.channels_last)
         where = inputs if isinstance(inputs, str | Path) else ", ".join(map(str, inputs))
+        note = f"{len(names)} image{'s' if len(names) != 1 else ''} of {where}"
         return prediction_table(self.probabilities(loader), self.classes, names, None,
-                                f"{len(names)} image{'s' if len(names) != 1 else ''} of {where}")
+                                note + (f"; {len(bad)} skipped" if bad else ""))
 
     def report_predictions(self) -> Predictions:
         probs = self.probabilities()
