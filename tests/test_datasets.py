@@ -220,3 +220,16 @@ def test_download_unreachable_gives_one_clear_error(tmp_path, no_retries, dead_u
     with pytest.raises(DataError, match=r"toy: could not download .*\$DIVEKIT_DATA/toy/") as e:
         sources.fetch_files(spec_for(src, [dead_url]), target=tmp_path / "c", progress=False)
     assert "\n" not in str(e.value)
+    assert f"{dead_url}train-images-idx3-ubyte.gz: cannot connect (no internet connection, a proxy or firewall, " \
+           f"or the server is down)" in str(e.value) and "HTTPConnectionPool" not in str(e.value)
+
+
+def test_an_unknown_host_is_named_as_such_not_as_urllib3s_chain():
+    import requests
+
+    from divekit.data.download import _reason
+
+    chain = ("HTTPSConnectionPool(host='example.invalid', port=443): Max retries exceeded with url: /x (Caused by "
+             "NameResolutionError(\"Failed to resolve 'example.invalid' ([Errno -2] Name or service not known)\"))")
+    assert _reason(requests.ConnectionError(chain), None, None) == "host not found (no internet connection, or no DNS)"
+    assert _reason(requests.ReadTimeout("read timed out"), None, None).startswith("no answer within")

@@ -66,6 +66,14 @@ def _reason(error: Exception, sha256: str | None, sha1: str | None) -> str:
     if isinstance(error, ValueError) and "hash" in text.lower():
         expected = f"SHA-256 {sha256}" if sha256 else f"SHA-1 {sha1}"
         return f"checksum mismatch (expected {expected}); the download was discarded"
+    import requests  # pooch's own HTTP library: its errors carry urllib3's long chains, summed up here
+
+    if isinstance(error, requests.Timeout):
+        return f"no answer within {TIMEOUT_S} s"
+    if isinstance(error, requests.ConnectionError):
+        if "NameResolutionError" in text or "Name or service not known" in text or "getaddrinfo" in text:
+            return "host not found (no internet connection, or no DNS)"
+        return "cannot connect (no internet connection, a proxy or firewall, or the server is down)"
     return text
 
 
