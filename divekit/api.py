@@ -236,6 +236,12 @@ class Run:
             return meta["kind"]  # may have moved (--data-dir finds it)
         return kind_of(self.config.data, self.config.data_options)
 
+    @property
+    def kind_phrase(self) -> str:
+        """``an image run``, ``a text run``, ``a kfold run`` …: the kind, for messages."""
+        kind = self.kind
+        return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} run"
+
     @cached_property
     def summary(self) -> dict[str, Any]:
         path = self.path / "summary.json"
@@ -292,7 +298,7 @@ class Run:
         from divekit.training.export import export_run
 
         if self.kind not in ("image", "image-folder"):
-            raise ConfigError(f"{self.path} is a {self.kind} run; export is for image runs")
+            raise ConfigError(f"{self.path} is {self.kind_phrase}; export is for image runs")
         return export_run(self.open("cpu", data_dir, "export"), self.path, format, out, samples)
 
     def report(self, out: str | Path | None = None, predictions: bool = True, device: str = "cpu") -> Path:

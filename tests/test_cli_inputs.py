@@ -123,14 +123,15 @@ def test_eval_and_predict_refuse_a_kfold_run(tmp_path, capsys, command):
 
 
 @pytest.mark.parametrize(("data", "flag", "message"), [
-    ("fashion-mnist-mini", ["--text", "great film"], "--text is for text runs; "),
-    ("fashion-mnist-mini", ["--test-csv", "t.csv"], "--test-csv is for tabular runs; "),
-    ("imdb", ["--test-csv", "t.csv"], "--test-csv is for tabular runs; "),
+    ("fashion-mnist-mini", ["--text", "great film"], "--text is for text runs; RUN is an image run"),
+    ("fashion-mnist-mini", ["--test-csv", "t.csv"], "--test-csv is for tabular runs; RUN is an image run"),
+    ("imdb", ["--test-csv", "t.csv"], "--test-csv is for tabular runs; RUN is a text run"),
+    ("imdb", ["new.png"], "new.png: image files are predicted on by image runs; RUN is a text run"),
 ])
 def test_predict_refuses_options_of_another_kind_of_run(tmp_path, capsys, data, flag, message):
     run_dir = fake_run(tmp_path, "r", data)
     assert main(["predict", str(run_dir), *flag]) == 2
-    assert message in one_error_line(capsys)
+    assert message.replace("RUN", str(run_dir)) in one_error_line(capsys)
 
 
 def test_every_callback_knows_where_the_run_is_from_the_start(tmp_path):

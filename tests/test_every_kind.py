@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from divekit import api
@@ -88,3 +89,36 @@ def test_eval_and_predict_on_an_image_run(tmp_path, capsys):
     assert len((run.path / "predictions.csv").read_text().splitlines()) == 1 + 1000
     assert main(["eval", str(run.path)]) == 0
     assert f"test accuracy {run.final['test_acc']:.4f}" in capsys.readouterr().out
+
+
+def test_data_of_one_class_is_refused_by_every_kind_and_command(tmp_path, capsys):
+    """Image folders, IDX files, text folders and text CSVs whose training examples are all of one class: train,
+    kfold and lr-find stop with one line naming the data and its class, and no run directory is made."""
+    from PIL import Image
+
+    from divekit.data.idx import write_idx
+    from tests.helpers.imagefolders import fashion
+
+    images, _, _ = fashion("train")
+    (tmp_path / "photos" / "coat").mkdir(parents=True)
+    for i in range(4):
+        Image.fromarray(images[i]).save(tmp_path / "photos" / "coat" / f"{i}.png")
+    (tmp_path / "idx").mkdir()
+    for prefix in ("train", "t10k"):
+        write_idx(tmp_path / "idx" / f"{prefix}-images-idx3-ubyte", images[:8])
+        write_idx(tmp_path / "idx" / f"{prefix}-labels-idx1-ubyte", np.full(8, 3, np.uint8))
+    (tmp_path / "texts" / "pos").mkdir(parents=True)
+    for i in range(3):
+        (tmp_path / "texts" / "pos" / f"{i}.txt").write_text("a fine film")
+    (tmp_path / "reviews.csv").write_text("text,label\na fine film,pos\nmoving,pos\n")
+    cases = [(["--data", str(tmp_path / "photos")], "all 4 training examples are of one class (coat)"),
+             (["--data", str(tmp_path / "idx")], "all 8 training examples are of one class (3)"),
+             (["--data", str(tmp_path / "texts")], "all 3 training examples are of one class (pos)"),
+             (["--data", str(tmp_path / "reviews.csv"), "--text-column", "text"],
+              "all 2 training examples are of one class (pos)")]
+    for data, words in cases:
+        for command in ("train", "kfold", "lr-find"):
+            assert main([command, *data, "--runs-dir", str(tmp_path / "runs")]) == 2, (command, data)
+            err = capsys.readouterr().err.strip().splitlines()[-1]  # after a folder's "decoding …" line
+            assert err == f"error: {data[1]}: {words}; a classifier needs examples of two or more classes", err
+    assert not (tmp_path / "runs").exists()

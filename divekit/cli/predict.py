@@ -34,10 +34,10 @@ def run(args: argparse.Namespace) -> int:
     for flag, value, fits in (("--text", args.text, "text"), ("--text-file", args.text_file, "text"),
                               ("--test-csv", args.test_csv, "tabular")):
         if value and run.kind != fits:
-            raise ConfigError(f"{flag} is for {fits} runs; {args.run} is a {run.kind} run")
+            raise ConfigError(f"{flag} is for {fits} runs; {args.run} is {run.kind_phrase}")
     if args.images and run.kind not in ("image", "image-folder"):
-        raise ConfigError(f"{args.images[0]}: image files are predicted on by image runs; {args.run} is a "
-                          f"{run.kind} run")
+        raise ConfigError(f"{args.images[0]}: image files are predicted on by image runs; {args.run} is "
+                          f"{run.kind_phrase}")
     if args.text_column and not args.text_file:
         raise ConfigError("--text-column names the column of a --text-file CSV; give --text-file too")
     texts = args.text

@@ -69,7 +69,7 @@ def _load(config: TrainConfig) -> FolderData:
 def load(config: TrainConfig) -> Examples:
     data = _load(config)
     train = data.splits["train"]
-    return Examples(data.root.name, str(data.root), len(train.rows), train.labels, data)
+    return Examples(data.root.name, str(data.root), len(train.rows), train.labels, data, tuple(data.classes))
 
 
 def statistics(images: torch.Tensor, rows: torch.Tensor, seed: int) -> tuple[float, float]:

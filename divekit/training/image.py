@@ -47,7 +47,7 @@ def check(config: TrainConfig) -> TrainConfig:
 def load(config: TrainConfig) -> Examples:
     train = load_dataset(config.data, "train", config.data_dir)
     test = load_dataset(config.data, "test", config.data_dir)
-    return Examples(train.name, train.source, len(train), train.labels, (train, test))
+    return Examples(train.name, train.source, len(train), train.labels, (train, test), tuple(train.classes))
 
 
 def image_shape(config: TrainConfig, dataset: ImageDataset) -> tuple[int, int, int]:

@@ -27,7 +27,7 @@ from divekit.training.fit import fit, new_state, warmup_steps
 from divekit.training.progress import Progress
 from divekit.training.run import seed_everything, write_run_report
 from divekit.training.rundir import write_config, write_metrics
-from divekit.training.tasks import kind_of, task_for
+from divekit.training.tasks import kind_of, load_examples, task_for
 
 MONITORS = {"tabular": "valid_log_rmse"}  # the default --monitor per kind of data (else valid_loss)
 
@@ -75,7 +75,7 @@ def run_kfold(config: TrainConfig, k: int = 5, stratify: bool | None = None, pat
     monitor = monitor or MONITORS.get(kind, "valid_loss")
     threads = set_threads(config.threads)
     device = resolve_device(config.device)
-    examples = task.load(config)
+    examples = load_examples(task, config)
     check_kfold(config, k, examples.n, patience, monitor)
     stratify = config.task == "classification" if stratify is None else stratify
     if stratify and examples.labels is None:

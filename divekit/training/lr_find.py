@@ -33,7 +33,7 @@ from divekit.training.device import autocast, resolve_device, run_precision, set
 from divekit.training.fit import default_loss
 from divekit.training.optimizers import build_optimizer
 from divekit.training.run import seed_everything, split
-from divekit.training.tasks import kind_of, task_for
+from divekit.training.tasks import kind_of, load_examples, task_for
 
 SKIP_START = 0.1  # the first tenth of the sweep: its median is the starting level; too noisy for a steepest slope
 
@@ -147,7 +147,7 @@ def sweep(config: TrainConfig, start_lr: float = 1e-7, end_lr: float = 10.0, ste
     set_threads(config.threads)
     seed_everything(config.seed)
     device = resolve_device(config.device)
-    examples = task.load(config)
+    examples = load_examples(task, config)
     train_idx, _ = split(config, examples)  # with --valid-fraction the validation rows stay out of the sweep
     prepared = task.prepare(config, examples, train_idx, None, device)
     model, loader = prepared.model, prepared.loaders.train

@@ -34,7 +34,7 @@ from divekit.training.device import resolve_device, set_threads
 from divekit.training.fit import check_trainable, fit, new_state, warmup_steps
 from divekit.training.rundir import plot_curves, save_weights, write_config, write_metrics
 from divekit.training.state import Loaders, State
-from divekit.training.tasks import Examples, Prepared, kind_of, task_for
+from divekit.training.tasks import Examples, Prepared, kind_of, load_examples, task_for
 
 
 def seed_everything(seed: int) -> None:
@@ -89,7 +89,7 @@ def train_run(config: TrainConfig | None, runs_dir: str | Path = "runs", name: s
     threads = set_threads(config.threads)
     seed_everything(config.seed)
     device = resolve_device(config.device)
-    examples = task.load(config)
+    examples = load_examples(task, config)
     prepared = task.prepare(config, examples, *split(config, examples), device)
     tuning = finetune.start(config, prepared)  # --init: pretrained weights in, rates by layer
     state = new_state(prepared.model, config, len(prepared.loaders.train), device)

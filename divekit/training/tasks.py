@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from divekit.errors import ConfigError
+from divekit.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     import torch
@@ -71,6 +71,27 @@ class Examples:
     n: int
     labels: torch.Tensor | None
     data: Any
+    classes: tuple[str, ...] = ()
+
+
+def load_examples(task: Task, config: TrainConfig) -> Examples:
+    """``task.load(config)``, refusing classification data whose training examples all have one class: a
+    classifier learns to tell classes apart, and such a run would report a perfect, meaningless accuracy."""
+    examples = task.load(config)
+    check_classes(examples)
+    return examples
+
+
+def check_classes(examples: Examples) -> None:
+    """A ``DataError`` naming the data and its only class when every training example has that class."""
+    if examples.labels is None or examples.n == 0:
+        return
+    present = examples.labels.unique()
+    if len(present) < 2:
+        named = examples.classes[int(present[0])] if examples.classes else str(int(present[0]))
+        which = f"all {examples.n} training examples are" if examples.n > 1 else "its one training example is"
+        raise DataError(f"{examples.source}: {which} of one class ({named}); a classifier needs examples of two or "
+                        f"more classes")
 
 
 @dataclass

@@ -83,7 +83,8 @@ def load(config: TrainConfig) -> Examples:
     splits = read_splits(config)
     splits["read_seconds"] = round(time.perf_counter() - t0, 3)
     train = splits["train"]
-    return Examples(train.name, train.source, len(train), torch.tensor(train.labels), splits)
+    return Examples(train.name, train.source, len(train), torch.tensor(train.labels), splits,
+                    tuple(train.classes))
 
 
 def _tokenizer(opts: dict[str, Any]) -> dict[str, Any]:
