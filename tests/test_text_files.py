@@ -79,6 +79,8 @@ def test_bad_text_files_are_one_line_naming_the_file(texts, tmp_path):
         read_text_csv(bad, "text", "label")
     with pytest.raises(DataError, match="give --label-column"):
         read_text_csv(bad, "text")
+    with pytest.raises(DataError, match=r"bad\.csv: text column 'review' not found; the columns are text, label"):
+        read_text_csv(bad, "review")  # not "which column holds the labels?": the text column is what is wrong
     bad.write_text("text,label,other\nfine,b,x\nnew class,a,x\n")
     with pytest.raises(DataError, match=r"line 3: label 'a' is not one of the training classes \(b\)"):
         read_text_csv(bad, "text", "label", classes=("b",))

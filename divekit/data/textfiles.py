@@ -104,6 +104,7 @@ def read_text_csv(path: str | os.PathLike, text_column: str, label_column: str |
     from divekit.data.tabular import read_csv
 
     table = read_csv(path)
+    table.index(text_column, "text column")  # named first: a wrong --text-column would leave the labels ambiguous
     label_column = _label_column(table.header, text_column, label_column, table.path)
     texts, values = table.column(text_column), [v.strip() for v in table.column(label_column)]
     missing = [line for line, v in zip(table.lines, values, strict=True) if not v]
