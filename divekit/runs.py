@@ -69,8 +69,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
         The destination path.
 
     Raises:
-        ConfigError: ``path`` is an existing directory or a file of a run's record, or its folder cannot be
-            made because a file stands where a folder of the path should be.
+        ConfigError: ``path`` is an existing directory or a file of a run's record, its folder cannot be
+            made because a file stands where a folder of the path should be, or no file can be created there
+            (permissions, a read-only file system).
     """
     path = Path(path)
     if not owner:
@@ -80,9 +81,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
         raise ConfigError(f"output path {path} is a directory; expected a file path (a file name inside it, say)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except (FileExistsError, NotADirectoryError):
         raise ConfigError(f"{path}: cannot create the folder {path.parent}: a file stands in its path") from None
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:  # a read-only or special folder (/proc), no permission: nothing was written
+        raise ConfigError(f"{path}: cannot write a file in {path.parent} ({e.strerror or e})") from None
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as f:
             write(f)

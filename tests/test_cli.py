@@ -106,3 +106,19 @@ def test_every_recipe_is_a_complete_configuration():
         assert set(recipe) == fields, (name, sorted(fields ^ set(recipe)))
         assert TrainConfig(**recipe).model == recipe["model"]
     assert all(v in RECIPES for variants in VARIANTS.values() for v in variants.values())
+
+
+def test_list_positionals_take_values_after_options_too(capsys):
+    """``divekit predict RUN --out p.csv *.jpg`` and ``divekit report RUN --out c.html RUN2``: the values after an
+    option join the command's list, as a shell glob at the end gives them; a stray word elsewhere is refused."""
+    from divekit.cli import build_parser, parse
+
+    parser = build_parser()
+    args = parse(parser, ["predict", "runs/r", "a.png", "--out", "p.csv", "b.png", "c/"])
+    assert (args.run, args.images, args.out) == ("runs/r", ["a.png", "b.png", "c/"], "p.csv")
+    args = parse(parser, ["report", "runs/a", "--out", "c.html", "runs/b"])
+    assert args.runs == ["runs/a", "runs/b"]
+    for argv in (["eval", "runs/r", "--device", "cpu", "extra"], ["predict", "runs/r", "--out", "p.csv", "--bogus"]):
+        with pytest.raises(SystemExit):
+            parse(parser, argv)
+        assert "unrecognized arguments: " in capsys.readouterr().err

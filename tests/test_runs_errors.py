@@ -27,6 +27,27 @@ def test_writing_below_a_file_names_the_path(tmp_path):
     assert (tmp_path / "plain").read_text() == "x"
 
 
+def test_a_folder_no_file_can_be_written_in_is_one_line_naming_the_output(tmp_path, monkeypatch, capsys):
+    """A read-only folder (simulated: the tests may run as root, who may write anywhere), or a special one like
+    /proc: the command names the output and why, instead of a traceback."""
+    import tempfile
+
+    run = tmp_path / "runs" / "r"
+    assert main(["train", "--data", "fashion-mnist-mini", "--model", "softmax", "--epochs", "1", "--threads", "1",
+                 "--runs-dir", str(tmp_path / "runs"), "--name", "r"]) == 0
+    capsys.readouterr()
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    out = tmp_path / "ro" / "report.html"
+    assert main(["report", str(run), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == f"error: {out}: cannot write a file in {out.parent} (Permission denied)\n"
+    with pytest.raises(ConfigError, match=r"cannot write a file in .* \(Permission denied\)"):
+        write_text(tmp_path / "p.csv", "text")
+
+
 @pytest.mark.parametrize("name", ["../escaped", "a/b", "a\\b", "", ".", "..", "nul\0byte"])
 def test_run_names_must_be_one_folder_name(tmp_path, name):
     root = tmp_path / "runs"

@@ -55,6 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """``parser.parse_args``, except that values after an option still join a command's list positional (the one
+    it names with ``set_defaults(_trailing=DEST)``), as in ``divekit predict RUN --out p.csv *.jpg``: argparse
+    fills that list before it meets ``--out``."""
+    args, extra = parser.parse_known_args(argv)
+    field = getattr(args, "_trailing", None)
+    if extra and field and not any(e.startswith("-") for e in extra):
+        setattr(args, field, [*(getattr(args, field) or []), *extra])
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def _version() -> str:
     from divekit import __version__
 
@@ -88,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 0

@@ -6,6 +6,7 @@ import argparse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.set_defaults(_trailing="images")  # more images after the options join the list (cli.parse)
     p.add_argument("run", help="run directory (or its name under --runs-dir)")
     p.add_argument("images", nargs="*", help="image files, or folders of them (searched recursively), to predict "
                                              "on with an image run: preprocessed exactly as the run's images")

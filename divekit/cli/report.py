@@ -9,6 +9,7 @@ import argparse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.set_defaults(_trailing="runs")  # more runs after the options join the list (cli.parse)
     p.add_argument("runs", nargs="+", metavar="RUN",
                    help="run directories (a path, or a name under --runs-dir); two or more are compared")
     p.add_argument("--runs-dir", default="runs", help="where run names are looked up (default: %(default)s)")
