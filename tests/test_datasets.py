@@ -84,6 +84,29 @@ def test_missing_relative_path_names_absolute_path_and_cwd(tmp_path, monkeypatch
     assert str(tmp_path / "no" / "such" / "dir") in str(e.value) and "current directory" in str(e.value)
 
 
+def test_data_that_is_no_known_layout_says_what_it_holds_instead(tmp_path, capsys):
+    """Images or texts straight in the folder (no class folders), a single file, an empty folder: one line each,
+    saying what --data takes."""
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "cat1.jpg").write_bytes(b"x")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("a review")
+    (tmp_path / "empty").mkdir()
+    expected = {
+        "photos": "its images are not in class folders: put each class's images in a subfolder named after the "
+                  "class (photos/<class>/…), or use train/ and test/ folders of such class folders",
+        "notes": "its texts are not in class folders: put each class's texts in a subfolder named after the class "
+                 "(notes/<class>/…), or use train/ and test/ folders of such class folders",
+        "photos/cat1.jpg": "a file; --data takes a dataset name, a .csv file, or a folder: class folders of images "
+                           "or of .txt files, or the four IDX files",
+        "empty": "expected class folders of images or of .txt files, or the four IDX files train-images*, "
+                 "train-labels*, t10k-images* (or test-images*), t10k-labels* (or test-labels*)"}
+    for data, words in expected.items():
+        assert main(["train", "--data", str(tmp_path / data), "--runs-dir", str(tmp_path / "runs")]) == 2
+        assert capsys.readouterr().err == f"error: {tmp_path / data}: {words}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "notes", "photos"]  # nothing written
+
+
 def test_unknown_name(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(DataError, match="unknown dataset 'cifar'.*fashion-mnist"):

@@ -62,8 +62,23 @@ def locate(name_or_path: str, data_dir: str | os.PathLike | None = None,
                             f"{path.resolve()}; current directory: {Path.cwd()})")
         raise DataError(f"unknown dataset {name_or_path!r}: expected one of {known}, or a directory "
                         f"holding the four IDX files (tried {path.resolve()})")
-    files = idx_files_in(path)
+    files = idx_files_in(path) if path.is_dir() else None
     if files is None:
-        raise DataError(f"{path.resolve()}: expected the four IDX files train-images*, train-labels*, "
-                        f"t10k-images* (or test-images*), t10k-labels* (or test-labels*)")
+        raise DataError(f"{path.resolve()}: {_not_a_dataset(path)}")
     return path.name, files
+
+
+def _not_a_dataset(path: Path) -> str:
+    """What ``path`` (no kind of data divekit reads) holds instead, and the layouts ``--data`` takes."""
+    from divekit.data.folders import IMAGE_EXTENSIONS
+
+    if not path.is_dir():
+        return ("a file; --data takes a dataset name, a .csv file, or a folder: class folders of images or of .txt "
+                "files, or the four IDX files")
+    names = [f.name.lower() for f in path.iterdir() if f.is_file() and not f.name.startswith(".")]
+    for what, suffixes in (("images", IMAGE_EXTENSIONS), ("texts", (".txt",))):
+        if any(n.endswith(suffixes) for n in names):
+            return (f"its {what} are not in class folders: put each class's {what} in a subfolder named after the "
+                    f"class ({path.name}/<class>/…), or use train/ and test/ folders of such class folders")
+    return ("expected class folders of images or of .txt files, or the four IDX files train-images*, "
+            "train-labels*, t10k-images* (or test-images*), t10k-labels* (or test-labels*)")
