@@ -105,7 +105,8 @@ def fake_run(folder: Path, finished: bool) -> Path:
 
 
 @pytest.mark.parametrize("extra, needle", [
-    ([], "already finished (it has summary.json); nothing to resume"),
+    ([], "already finished (it has summary.json); nothing to resume. Start a new run to train again, or to train on "
+         "from its weights: --init "),
     (["--epochs", "4", "--lr", "0.1"], "drop --epochs, --lr"),
 ])
 def test_resume_refusals_are_one_line_exit_2(tmp_path, capsys, extra, needle):

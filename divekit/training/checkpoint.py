@@ -108,7 +108,8 @@ def config_for_resume(run_dir: Path, config: TrainConfig | None = None) -> tuple
         # report.html is derived from summary.json, written after it: a kill in between leaves only it out
         hint = "" if (run_dir / "report.html").is_file() else f" Its report is missing: divekit report {run_dir}"
         raise CheckpointError(f"{run_dir}: this run already finished (it has summary.json); nothing to resume. "
-                              f"Start a new run to train again.{hint}")
+                              f"Start a new run to train again, or to train on from its weights: --init "
+                              f"{run_dir}.{hint}")
     if config is not None and config != saved:
         raise ConfigError(f"{run_dir}: a resumed run keeps its own configuration (config.json); "
                           f"the one given differs")
