@@ -97,8 +97,11 @@ def test_the_same_command_resumes_and_another_search_is_refused(tmp_path):
     assert again.counts["complete"] == 4 and lines[0] == "rejoining study s: 2 trials finished so far"
     assert {n: (r / "model.safetensors").stat().st_mtime_ns for n, r in runs.items()} == stamps
     assert sorted(p.name for p in (first.folder / "runs").iterdir()) == [f"trial-{i:04d}" for i in range(4)]
-    with pytest.raises(ConfigError, match="differs in params"):
+    with pytest.raises(ConfigError, match=r"differs in the searched settings \(--param, --space\); give"):
         tune(tmp_path, params=["lr=log:0.01..1"])
+    with pytest.raises(ConfigError, match=r"differs in epochs: 2 here, 1 in the study; sampler: \"random\" here, "
+                                          r"\"tpe\" in the study; give another --study name"):
+        tune(tmp_path, epochs=2, sampler="random")
 
 
 def test_an_interrupted_trial_is_failed_and_its_values_run_again(tmp_path, monkeypatch):

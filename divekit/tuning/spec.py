@@ -94,12 +94,29 @@ def check_definition(spec: StudySpec, recorded: dict[str, Any] | None) -> None:
     """Refuse to join a study that records another search, naming what differs."""
     if recorded is None:
         return
-    mine = spec.definition()
-    differ = [k for k in mine if mine[k] != recorded.get(k)]
+    differ = _differences(spec.definition(), recorded)
     if differ:
         where = spec.storage and "its database" or spec.folder
         raise ConfigError(f"study {spec.name} ({where}) was created for another search: this command differs in "
-                          f"{', '.join(differ)}; give another --study name, or the study's own settings")
+                          f"{'; '.join(differ)}; give another --study name, or the study's own settings")
+
+
+def _differences(mine: dict[str, Any], recorded: dict[str, Any]) -> list[str]:
+    """What differs, as ``setting: value here, value in the study``; the training settings one by one."""
+    def pair(name: str, here: Any, there: Any) -> str:
+        return f"{name}: {json.dumps(here)} here, {json.dumps(there)} in the study"
+
+    out = []
+    for key, here in mine.items():
+        there = recorded.get(key)
+        if here == there:
+            continue
+        if key == "base" and isinstance(here, dict) and isinstance(there, dict):
+            out += [pair(f, here.get(f), there.get(f)) for f in sorted(here.keys() | there.keys())
+                    if here.get(f) != there.get(f)]
+        else:
+            out.append("the searched settings (--param, --space)" if key == "params" else pair(key, here, there))
+    return out
 
 
 def worker_seed(spec: StudySpec, index: int) -> int:
