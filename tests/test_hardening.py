@@ -202,8 +202,10 @@ def test_eval_and_predict_find_moved_data_with_data_dir(tmp_path, capsys):
 def test_train_config_types_are_named():
     with pytest.raises(ConfigError, match=r"^epochs should be int, found str '3'$"):
         TrainConfig(epochs="3")
-    with pytest.raises(ConfigError, match=r"unknown settings \['epoch'\]"):
+    with pytest.raises(ConfigError, match=r"^unknown setting 'epoch' \(epochs\?\): see divekit.TrainConfig"):
         api.config(epoch=3)
+    with pytest.raises(ConfigError, match=r"^unknown settings 'learning_rate' \(lr\?\), 'zzz': see"):
+        api.config(learning_rate=0.1, zzz=1)
     with pytest.raises(ConfigError, match="expected a TrainConfig or a dict"):
         fit(torch.nn.Linear(2, 1), [(torch.zeros(2, 2), torch.zeros(2))], "epochs=1")
 

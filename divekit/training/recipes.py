@@ -88,6 +88,20 @@ def default_recipe(kind: str, model: str | None) -> str:
     return DEFAULTS.get((kind, model is not None), "plain")
 
 
+# names other libraries and the book use for a setting (Keras, Lightning, d2l's train functions)
+OTHER_NAMES = {"learning_rate": "lr", "num_epochs": "epochs", "max_epochs": "epochs", "optimizer": "opt",
+               "bs": "batch_size", "wd": "weight_decay", "net": "model", "dataset": "data"}
+
+
+def _with_guess(name: str) -> str:
+    """``'epochz' (epochs?)``: an unknown setting with the field it most likely means."""
+    import difflib
+
+    guess = OTHER_NAMES.get(name) or next(iter(difflib.get_close_matches(name, TrainConfig.__dataclass_fields__,
+                                                                         n=1)), None)
+    return f"{name!r}" + (f" ({guess}?)" if guess else "")
+
+
 def recipe_config(name: str, overrides: dict[str, Any]) -> TrainConfig:
     """Recipe ``name`` with ``overrides`` (the settings the user gave: TrainConfig field names) applied."""
     if name not in RECIPES:
@@ -95,7 +109,9 @@ def recipe_config(name: str, overrides: dict[str, Any]) -> TrainConfig:
     values = dict(RECIPES[name])
     unknown = set(overrides) - set(TrainConfig.__dataclass_fields__)
     if unknown:
-        raise ConfigError(f"unknown settings {sorted(unknown)}: see divekit.TrainConfig for the names")
+        named = ", ".join(_with_guess(u) for u in sorted(unknown))
+        raise ConfigError(f"unknown setting{'s' if len(unknown) > 1 else ''} {named}: see divekit.TrainConfig for "
+                          f"the names")
     if "model" in overrides and overrides["model"] != values["model"]:
         values["model_options"] = {}  # the recipe's channels, hidden widths … were chosen for its own net
     data = overrides.get("data", values["data"])
