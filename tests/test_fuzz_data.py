@@ -100,16 +100,21 @@ def test_read_imdb_on_crafted_archives(tmp_path, members, compress, cut):
 
 @FUZZ
 @given(members=st.lists(member, min_size=1, max_size=4, unique_by=lambda m: m[0] or "x"))
-def test_safe_extract_never_writes_outside(tmp_path, members):
+def test_safe_extract_never_writes_outside(members):
+    import tempfile
+    from pathlib import Path
+
     from divekit.data.safetar import safe_extract
 
-    path = tmp_path / "a.tar"
-    path.write_bytes(build_tar(members, compress=False))
-    target = tmp_path / "out"
-    before = set(tmp_path.rglob("*"))
-    attempt(lambda p: safe_extract(p, target), path)
-    written = set(tmp_path.rglob("*")) - before
-    assert all(target in p.parents or p == target for p in written), written
+    with tempfile.TemporaryDirectory() as tmp:  # a fresh folder per example: no links left by an earlier one
+        root = Path(tmp)
+        path = root / "a.tar"
+        path.write_bytes(build_tar(members, compress=False))
+        target = root / "out"
+        before = set(root.rglob("*"))
+        attempt(lambda p: safe_extract(p, target), path)
+        written = set(root.rglob("*")) - before
+        assert all(target in p.parents or p == target for p in written), written
 
 
 @FUZZ

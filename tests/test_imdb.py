@@ -123,6 +123,26 @@ def test_links_inside_the_folder_are_allowed_and_safe_extract_works(tmp_path):
     assert (tmp_path / "out/aclImdb/train/neg/3_1.txt").read_text(encoding="utf-8") == "Awful. Don't bother."
 
 
+def test_a_hard_link_to_no_earlier_member_and_a_symlink_loop_are_refused_in_one_line(tmp_path):
+    """A hard link naming a member the archive does not hold before it made tarfile raise a bare KeyError midway
+    through extraction; a link resolved through a symlink loop already in the folder, a RuntimeError."""
+    path = make_archive(tmp_path / "hard.tar.gz", REVIEWS,
+                        lambda tar: add_special(tar, "aclImdb/hard.txt", tarfile.LNKTYPE, "aclImdb/missing.txt"))
+    with pytest.raises(DataError, match=r"member 'aclImdb/hard.txt' is a hard link to 'aclImdb/missing.txt', which "
+                                        r"is not an earlier member of the archive; refusing the archive"):
+        safe_extract(path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+    loop = tmp_path / "looped"
+    loop.mkdir()
+    (loop / "a").symlink_to("b")
+    (loop / "b").symlink_to("a")
+    path = make_archive(tmp_path / "loop.tar.gz", REVIEWS,
+                        lambda tar: add_special(tar, "aclImdb/alias", tarfile.SYMTYPE, "../a/x"))
+    with pytest.raises(DataError) as e:
+        safe_extract(path, loop)
+    assert "aclImdb/alias" in str(e.value) and "\n" not in str(e.value)
+
+
 def test_corrupt_missing_and_wrong_archives(tmp_path):
     good = make_archive(tmp_path / "good.tar.gz", REVIEWS).read_bytes()
     (tmp_path / "truncated.tar.gz").write_bytes(good[: len(good) // 2])

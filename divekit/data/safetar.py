@@ -43,9 +43,12 @@ def check_member(member: tarfile.TarInfo, target: str | os.PathLike, archive: st
     if not (member.issym() or member.islnk()):
         raise DataError(f"{where} is not a regular file, folder or link; refusing the archive")
     link = member.linkname
-    base = Path(target).resolve()
-    start = base / PurePosixPath(name).parent if member.issym() else base
-    resolved = (start / link).resolve()
+    try:
+        base = Path(target).resolve()
+        start = base / PurePosixPath(name).parent if member.issym() else base
+        resolved = (start / link).resolve()
+    except (RuntimeError, OSError) as e:  # a symlink loop already on disk (RuntimeError before Python 3.13)
+        raise DataError(f"{where}: its link {link!r} cannot be resolved ({e}); refusing the archive") from None
     if link.startswith("/") or (resolved != base and base not in resolved.parents):
         raise DataError(f"{where} is a link to {link!r} outside the extraction folder; refusing the archive")
     try:
@@ -94,12 +97,20 @@ def safe_extract(path: str | os.PathLike, target: str | os.PathLike) -> list[str
     try:
         with tarfile.open(path, mode="r:*") as tar:
             members = tar.getmembers()
+            earlier: set[str] = set()
             for member in members:
                 check_member(member, target, path)
+                # tarfile makes a hard link from the member it names, which must come earlier in the archive
+                if member.islnk() and os.path.normpath(member.linkname) not in earlier:
+                    raise DataError(f"{path}: member {member.name!r} is a hard link to {member.linkname!r}, which is "
+                                    f"not an earlier member of the archive; refusing the archive")
+                earlier.add(os.path.normpath(member.name))
             target.mkdir(parents=True, exist_ok=True)
             tar.extractall(target, members=members, filter="data")
     except FileNotFoundError:
         raise DataError(f"{path}: archive not found") from None
+    except KeyError as e:  # a link tarfile cannot find, however it got past the check above
+        raise DataError(f"{path}: cannot extract into {target} ({e.args[0] if e.args else e})") from None
     except (tarfile.TarError, OSError, EOFError) as e:
         raise DataError(f"{path}: cannot extract into {target} ({e})") from None
     return [m.name for m in members]
