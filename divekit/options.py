@@ -104,6 +104,8 @@ RANGES: dict[str, Range] = {
     "tta_shift": int_in(0, 8),
     "resize": int_in(1, 1024),
     "image_size": int_in(1, 1024),
+    "min_freq": int_in(1, 1_000_000),
+    "max_len": int_in(1, 100_000),
     "export_samples": int_in(1, 1_000_000),
     "threads": int_in(1, max_threads),
     "seed": int_in(0, SEED_MAX),

@@ -144,3 +144,22 @@ def test_text_flags_that_do_not_apply_are_refused(texts, tmp_path, capsys):
         capsys.readouterr()
         assert main(args) == 2
         assert message in capsys.readouterr().err
+
+
+def test_a_few_short_texts_need_a_lower_min_freq_which_the_command_line_sets(tmp_path, capsys):
+    """Six short reviews: no word is seen the book's 5 times, so the vocabulary would be empty; that is one line
+    naming --min-freq, and --min-freq 1 (with --max-len) trains. Both are text-only options."""
+    data = tmp_path / "few.csv"
+    data.write_text("text,label\ngreat fun film,pos\nloved it,pos\nsuperb acting,pos\ndull plot,neg\nboring film,neg\n"
+                    "awful acting,neg\n")
+    assert main(["train", "--data", str(data), "--text-column", "text", "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert capsys.readouterr().err == (f"error: {data}: no word appears 5 times or more in the 6 training texts, so "
+                                       f"the vocabulary is empty; give more texts or a lower --min-freq (1 keeps "
+                                       f"every word)\n")
+    run = train(tmp_path / "runs", "few", "--data", str(data), "--text-column", "text", "--min-freq", "1",
+                "--max-len", "8")
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["config"]["data_options"]["min_freq"] == 1 and saved["meta"]["in_shape"] == [8]
+    assert len(json.loads((run / "vocab.json").read_text())["tokens"]) == 2 + 11  # <pad>, <unk>, 11 words
+    assert main(["train", "--data", "fashion-mnist-mini", "--min-freq", "1"]) == 2
+    assert "--min-freq and --max-len are for text data, not image data" in capsys.readouterr().err

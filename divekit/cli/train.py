@@ -15,6 +15,7 @@ CONFIG_KEYS = ("data", "data_dir", "valid_fraction", "resize", "augment_crop", "
                "threads", "seed", "test_every", "init", "freeze_epochs", "finetune_lr_ratio")
 TABULAR_FLAGS = ("target", "id_column", "test_csv", "target_transform")
 TEXT_FLAGS = ("text_column", "label_column")
+VOCAB_FLAGS = ("min_freq", "max_len")  # any text data: IMDb, a CSV, a folder of .txt files
 FOLDER_FLAGS = ("image_size", "skip_bad")
 
 
@@ -67,6 +68,11 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--text-column", help="the CSV column holding the texts: makes --data FILE.csv text data")
     g.add_argument("--label-column", help="the CSV column holding each text's class (default: the other column "
                                           "of a two-column file)")
+    g.add_argument("--min-freq", type=parse("min_freq"), metavar="N",
+                   help="a word enters the vocabulary when the training texts hold it N times (default: 5, as in "
+                        "the book; 1 or 2 for a few hundred short texts)")
+    g.add_argument("--max-len", type=parse("max_len"), metavar="N",
+                   help="tokens kept per text, the rest cut, shorter ones padded (default: 500)")
 
 
 def add_optimisation_arguments(p: argparse.ArgumentParser) -> None:
@@ -189,12 +195,16 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
         raise ConfigError(f"--test-csv is for a .csv dataset, not {data}")
     if args.embedding and kind != "text":
         raise ConfigError(f"--embedding: for text data (--data imdb), not {kind} data")
+    vocab = {k: getattr(args, k) for k in VOCAB_FLAGS if getattr(args, k, None) is not None}
+    if vocab and kind != "text":
+        raise ConfigError(f"--min-freq and --max-len are for text data, not {kind} data")
     if model:
         settings["model_options"] = model
     folder = {k: getattr(args, k) for k in FOLDER_FLAGS if getattr(args, k, None) is not None}
     if folder and kind != "image-folder":
         raise ConfigError(f"--image-size and --skip-bad are for image folders, not {kind} data")
-    data_options = {**tabular, **text, **test, **folder, **({"embedding": args.embedding} if args.embedding else {})}
+    data_options = {**tabular, **text, **vocab, **test, **folder,
+                    **({"embedding": args.embedding} if args.embedding else {})}
     if data_options:
         settings["data_options"] = data_options
     return settings
@@ -291,7 +301,8 @@ def refuse_config_flags(args: argparse.Namespace) -> None:
     from divekit.errors import ConfigError
 
     given = [f"--{k.replace('_', '-')}" for k in (*CONFIG_KEYS, "width", "hidden", "dropout", "embedding", "recipe",
-                                                  "name", *TABULAR_FLAGS, *TEXT_FLAGS, *FOLDER_FLAGS)
+                                                  "name", *TABULAR_FLAGS, *TEXT_FLAGS, *VOCAB_FLAGS,
+                                                  *FOLDER_FLAGS)
              if getattr(args, k, None) is not None]
     if given:
         raise ConfigError(f"--resume continues a run with its own config.json; drop {', '.join(given)}")

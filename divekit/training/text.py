@@ -142,6 +142,10 @@ def prepare(config: TrainConfig, examples: Examples, train_idx: torch.Tensor | N
     train_idx = torch.arange(examples.n) if train_idx is None else train_idx
     t1, cpu = time.perf_counter(), time.process_time()
     vocab, train_ids = vocabulary(config, [texts[i] for i in train_idx.tolist()])
+    if len(vocab) < 3:  # <pad> and <unk> only: every text would read as unknown words
+        raise DataError(f"{examples.source}: no word appears {opts['min_freq']} times or more in the "
+                        f"{len(train_idx)} training texts, so the vocabulary is empty; give more texts or a lower "
+                        f"--min-freq (1 keeps every word)")
     eval_bs = min(config.eval_batch_size, EVAL_BATCH)
 
     def ordered(split_texts: list[str], split_labels: torch.Tensor) -> TokenLoader:
