@@ -238,11 +238,14 @@ def test_a_corrupt_cached_file_is_fetched_again(http_root, tmp_path):
     assert content_sha256(files["train_images"]) == content_sha256(root / NAMES["train_images"])
 
 
-def test_download_unreachable_gives_one_clear_error(tmp_path, no_retries, dead_url):
+def test_download_unreachable_gives_one_clear_error(tmp_path, no_retries, dead_url, monkeypatch):
     src = make_idx_dir(tmp_path / "src")
     with pytest.raises(DataError, match=r"toy: could not download .*\$DIVEKIT_DATA/toy/") as e:
         sources.fetch_files(spec_for(src, [dead_url]), target=tmp_path / "c", progress=False)
-    assert "\n" not in str(e.value)
+    assert "\n" not in str(e.value) and "is no folder" not in str(e.value)
+    monkeypatch.setenv("DIVEKIT_DATA", str(tmp_path / "typo"))  # the folder the data was meant to be found in
+    with pytest.raises(DataError, match=r"\$DIVEKIT_DATA/toy/ \(\$DIVEKIT_DATA=.*typo is no folder\)"):
+        sources.fetch_files(spec_for(src, [dead_url]), target=tmp_path / "c", progress=False)
     assert f"{dead_url}train-images-idx3-ubyte.gz: cannot connect (no internet connection, a proxy or firewall, " \
            f"or the server is down)" in str(e.value) and "HTTPConnectionPool" not in str(e.value)
 

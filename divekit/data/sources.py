@@ -228,6 +228,9 @@ def fetch_files(spec: DatasetSpec, roles: Sequence[str] | None = None, target: P
             out[role] = fetch([mirror + file.name for mirror in spec.mirrors], target / file.name, file, progress)
         except DataError as e:
             names = ", ".join(spec.files[r].name for r in roles or spec.files)
+            env = os.environ.get("DIVEKIT_DATA")
+            missing = f" ($DIVEKIT_DATA={env} is no folder)" if env and not Path(env).is_dir() else ""
             raise DataError(f"{spec.name}: {e}. Without internet, put {names} into {target} or "
-                            f"$DIVEKIT_DATA/{spec.folder}/ (or DIR/{spec.folder}/ with --data-dir DIR)") from None
+                            f"$DIVEKIT_DATA/{spec.folder}/{missing} (or DIR/{spec.folder}/ with --data-dir DIR)"
+                            ) from None
     return out
