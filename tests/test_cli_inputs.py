@@ -264,3 +264,17 @@ def test_fmnist93_takes_the_variant_for_the_machine_and_says_which(monkeypatch, 
 def test_a_data_dir_that_does_not_exist_is_refused(tmp_path, capsys):
     assert main(["train", "--data-dir", str(tmp_path / "nope"), "--runs-dir", str(tmp_path)]) == 2
     assert f"--data-dir {tmp_path / 'nope'}: no such folder or file" in one_error_line(capsys)
+
+
+def test_a_model_file_given_to_train_points_to_summary_and_fit(tmp_path, capsys):
+    """``divekit summary mynet.py:net`` takes a model of one's own; ``divekit train`` builds registered models, and
+    says where such a model goes instead."""
+    (tmp_path / "mynet.py").write_text("from torch import nn\nnet = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))\n")
+    assert main(["summary", f"{tmp_path / 'mynet.py'}:net"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--model", f"{tmp_path / 'mynet.py'}:net", "--data", "fashion-mnist-mini", "--runs-dir",
+                 str(tmp_path / "runs")]) == 2
+    err = one_error_line(capsys)
+    assert "unknown model" in err and "train it from Python with divekit.training.fit.fit(model, loader, config)" \
+        in err
+    assert not (tmp_path / "runs").exists()

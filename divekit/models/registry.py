@@ -71,7 +71,9 @@ def build_model(name: str, in_shape: tuple[int, ...] = (1, 28, 28), num_classes:
     """
     _load_all()
     if name not in MODELS:
-        raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}")
+        own = (" (a model of your own, FILE.py:NAME, is summarised by 'divekit summary'; train it from Python with "
+               "divekit.training.fit.fit(model, loader, config))") if ":" in name or name.endswith(".py") else ""
+        raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}{own}")
     entry = MODELS[name]
     shape, num_classes = check_in_shape(in_shape), check_num_classes(num_classes)
     check_options(name, entry.build, options)
