@@ -280,7 +280,8 @@ class Run:
         folders, one path or a list, for an image run; texts for a text run; a CSV for a tabular run).
         ``skip_bad``: image files that are not usable images are left out (named on stderr) instead of stopping."""
         if skip_bad and (inputs is None or self.kind not in ("image", "image-folder")):
-            raise ConfigError("skip_bad (--skip-bad) leaves bad files out of image files to predict on; give them")
+            raise ConfigError("--skip-bad leaves bad files out of the image files to predict on (skip_bad in Python); "
+                              "give some, after the run")
         finished = self.open(device, data_dir, "predict with")
         return finished.predict_files(inputs, skip_bad=True) if skip_bad else finished.predict(inputs)
 

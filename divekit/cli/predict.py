@@ -47,14 +47,11 @@ def run(args: argparse.Namespace) -> int:
 
         column = args.text_column or run.config.data_options.get("text_column")
         texts = [*(texts or []), *read_texts(args.text_file, column)]
-    images = args.images[0] if len(args.images) == 1 else args.images  # one folder: names relative to it
-    inputs = images or texts or args.test_csv
+    inputs = args.images or texts or args.test_csv
     if args.text and not args.text_file and not args.out:  # a few texts: answered on the terminal
         for text, name, probability, *_ in run.predict(args.text, args.data_dir, args.device).rows:
             print(f"{name}\t{probability}\t{text}")
         return 0
-    if args.skip_bad and not args.images:
-        raise ConfigError("--skip-bad leaves bad files out of the image files to predict on; give them after the run")
     out, table = run.write_predictions(args.out, inputs, args.data_dir, args.device, args.skip_bad)
     print(f"wrote {len(table.rows)} predictions to {out}" + (f" ({table.note})" if table.note else ""))
     return 0

@@ -137,9 +137,8 @@ def _input_hint(saved: list[int] | None, here: list[int] | None) -> str:
     if not saved or not here or list(saved) == list(here) or len(saved) != 3 or len(here) != 3:
         return ""
     hint = f"; that run learned from {'×'.join(map(str, saved))} inputs, this data gives {'×'.join(map(str, here))}"
-    if saved[1:] != here[1:]:
-        hint += f" (--image-size {saved[1]} decodes image folders at {saved[1]}×{saved[2]})" if saved[1] == saved[2] \
-            else ""
+    if saved[1:] != here[1:] and saved[1] == saved[2]:  # a square size: one --image-size gives it
+        hint += f" (--image-size {saved[1]} decodes image folders at {saved[1]}×{saved[2]})"
     return hint
 
 
